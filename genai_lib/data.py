@@ -1,0 +1,286 @@
+"""Data: the first two steps of the AIGC pipeline (collect, then process).
+
+Every dataset comes from a canonical public mirror, verified by SHA-256, or from a local
+directory named by ``GENAI_DATA_DIR`` (checked first, so an offline machine works once
+the files are there). Images are read from the original IDX files with NumPy, and small
+datasets live on the training device as tensors, served by :class:`Batches`.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA_ENV = "GENAI_DATA_DIR"
+CACHE_ENV = "GENAI_CACHE_DIR"
+
+# name -> (file -> sha256), with the mirrors tried in order. The checksums are those of
+# the original files (shared/data/SHA256SUMS records the same values).
+DATASETS: dict[str, dict] = {
+    "mnist": {
+        "mirrors": [
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ],
+        "files": {
+            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
+    },
+    "fashion-mnist": {
+        "mirrors": [
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ],
+        "files": {
+            "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
+    },
+    "tinyshakespeare": {
+        "mirrors": [
+            "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
+        ],
+        "files": {
+            "input.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        },
+    },
+}
+
+
+class DataError(RuntimeError):
+    """A dataset is missing, corrupt or malformed; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    """Where downloads and derived files (e.g. the reference classifier) are kept."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "genai_lib"
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(path: Path, expected: str) -> Path:
+    """Return ``path`` if its SHA-256 is ``expected``; else fail, never use the file."""
+    got = sha256(path)
+    if got != expected:
+        raise DataError(
+            f"{path} is corrupt or not the expected file: SHA-256 {got}, expected {expected}. "
+            f"Delete it and run again to re-download (or replace it with a good copy)."
+        )
+    return path
+
+
+def fetch(dataset: str, filename: str) -> Path:
+    """The local path of one verified file of ``dataset``.
+
+    Looks in ``$GENAI_DATA_DIR/<dataset>/`` first, then in the download cache, then
+    downloads from the mirrors with pooch (which checks the hash). Offline with no copy
+    anywhere, raises one :class:`DataError` naming the variable and the URLs.
+    """
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)}")
+    spec = DATASETS[dataset]
+    if filename not in spec["files"]:
+        raise DataError(f"{dataset} has no file {filename!r}; files: {sorted(spec['files'])}")
+    expected = spec["files"][filename]
+
+    local = os.environ.get(DATA_ENV)
+    if local:
+        for candidate in (Path(local) / dataset / filename, Path(local) / filename):
+            if candidate.exists():
+                return _verified(candidate, expected)
+
+    target = cache_dir() / "data" / dataset
+    if (target / filename).exists():
+        return _verified(target / filename, expected)
+
+    import pooch  # imported here: only a download needs it
+
+    urls = [m + filename for m in spec["mirrors"]]
+    errors = []
+    for url in urls:
+        try:
+            path = pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=filename,
+                                  path=target, progressbar=False)
+            return Path(path)
+        except ValueError as e:  # pooch's hash mismatch: the mirror served another file
+            errors.append(f"{url}: {e}")
+        except Exception as e:  # network errors of every kind
+            errors.append(f"{url}: {type(e).__name__}: {e}")
+    raise DataError(
+        f"Could not find or download {dataset}/{filename}.\n"
+        f"  Offline? Put the file in $GENAI_DATA_DIR/{dataset}/ and set {DATA_ENV} "
+        f"(now {local!r}).\n  Tried: " + "; ".join(errors)
+    )
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not, into a NumPy array.
+
+    Layout: two zero bytes, a type code (0x08 = uint8), the number of dimensions n,
+    then n big-endian int32 sizes, then the data in C order.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path} cannot be read ({e}); delete it and fetch it again.") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number {raw[:4]!r}).")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != header + int(np.prod(shape)):
+        raise DataError(f"{path} is truncated or padded: header says shape {shape}, "
+                        f"but it holds {len(raw) - header} bytes of data.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_mnist(split: str = "train", dataset: str = "mnist",
+               device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as float in [0, 1] of shape (N, 1, 28, 28) and labels (N,) int64.
+
+    ``dataset="fashion-mnist"`` reads Fashion-MNIST, which has the same format.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(fetch(dataset, f"{prefix}-images-idx3-ubyte.gz"))
+    labels = read_idx(fetch(dataset, f"{prefix}-labels-idx1-ubyte.gz"))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{dataset} {split}: images {images.shape} and labels {labels.shape} do not match.")
+    x = torch.from_numpy(images.copy()).to(device).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
+    y = torch.from_numpy(labels.astype(np.int64)).to(device)
+    return x, y
+
+
+def load_fashion_mnist(split: str = "train", device: str | torch.device = "cpu"):
+    """Fashion-MNIST, same shapes as :func:`load_mnist`."""
+    return load_mnist(split, dataset="fashion-mnist", device=device)
+
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def load_digits(device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled 8x8 digits (1,797 images, no download): (N, 1, 8, 8) in [0, 1]."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    x = torch.tensor(d.images, dtype=torch.float32, device=device).div_(16).unsqueeze(1)
+    y = torch.tensor(d.target, dtype=torch.int64, device=device)
+    return x, y
+
+
+@dataclass(frozen=True)
+class CharTokenizer:
+    """Characters <-> integer ids; the vocabulary is the sorted set of characters seen."""
+
+    chars: str
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> torch.Tensor:
+        index = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted(set(text) - set(index))
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {unknown[:10]!r}")
+        return torch.tensor([index[c] for c in text], dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+        bad = [i for i in ids if not 0 <= i < len(self.chars)]
+        if bad:
+            raise ValueError(f"token ids out of range [0, {len(self.chars)}): {bad[:10]}")
+        return "".join(self.chars[i] for i in ids)
+
+
+def load_shakespeare(val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, CharTokenizer]:
+    """Tiny Shakespeare as (train_ids, val_ids, tokenizer).
+
+    The split is fixed: the first 90% of the text trains, the last 10% validates
+    (the nanoGPT convention), so numbers are comparable across runs and chapters.
+    """
+    text = fetch("tinyshakespeare", "input.txt").read_text(encoding="utf-8")
+    tok = CharTokenizer.from_text(text)
+    ids = tok.encode(text)
+    n = int(len(ids) * (1 - val_fraction))
+    return ids[:n], ids[n:], tok
+
+
+class Batches:
+    """Shuffled mini-batches of tensors that already live on the training device.
+
+    Each epoch visits every example exactly once, in an order drawn from
+    ``seed + epoch``, so the iterator's whole state is ``(epoch, position)``: a resumed
+    run sees exactly the batches an uninterrupted run would. Infinite: it starts a new
+    epoch when one ends. With ``drop_last`` the final short batch of an epoch is skipped.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0,
+                 drop_last: bool = True):
+        if not tensors:
+            raise ValueError("Batches needs at least one tensor")
+        n = len(tensors[0])
+        if any(len(t) != n for t in tensors):
+            raise ValueError(f"all tensors need the same first dimension, got {[len(t) for t in tensors]}")
+        if not 0 < batch_size <= n:
+            raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+        self.tensors, self.n, self.batch_size = tensors, n, batch_size
+        self.seed, self.drop_last = seed, drop_last
+        self.epoch, self.pos = 0, 0
+        self._perm = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed + epoch)
+        return torch.randperm(self.n, generator=g).to(self.tensors[0].device)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, ...]:
+        remaining = self.n - self.pos
+        if remaining == 0 or (self.drop_last and remaining < self.batch_size):
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._perm = self._permutation(self.epoch)
+        idx = self._perm[self.pos: self.pos + self.batch_size]
+        self.pos += len(idx)
+        return tuple(t[idx] for t in self.tensors)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["seed"] != self.seed:
+            raise ValueError(f"batch iterator seed {self.seed} differs from the checkpoint's {state['seed']}")
+        self.epoch, self.pos = state["epoch"], state["pos"]
+        self._perm = self._permutation(self.epoch)

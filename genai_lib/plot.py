@@ -1,0 +1,88 @@
+"""Plot: figures instead of printed tensors. Every helper returns a matplotlib Figure."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, labels: Sequence | None = None,
+               title: str | None = None, size: float = 1.0, cmap: str = "gray_r"):
+    """A grid of greyscale images (N, 1, H, W) or (N, H, W) with values in [0, 1]."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() == 4:
+        if x.shape[1] != 1:
+            raise ValueError(f"image_grid shows single-channel images, got shape {tuple(x.shape)}")
+        x = x[:, 0]
+    if x.dim() != 3:
+        raise ValueError(f"expected images of shape (N, 1, H, W) or (N, H, W), got {tuple(x.shape)}")
+    n = len(x)
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    ncol = int(np.ceil(n / nrow))
+    fig, axes = plt.subplots(ncol, nrow, figsize=(size * nrow, size * ncol * (1.25 if labels is not None else 1)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(x[i].numpy(), cmap=cmap, vmin=0, vmax=1)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """Moving average over ``window`` steps (shorter at the start), for readable loss curves."""
+    v = np.asarray(values, dtype=float)
+    if window <= 1 or len(v) == 0:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def loss_curve(history, keys: Sequence[str] | None = None, window: int = 20, logy: bool = False,
+               title: str | None = None, ylabel: str = "loss"):
+    """Training losses (raw and smoothed) against step, with evaluation points if any."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys or list(history.losses):
+        values = history.losses[key]
+        line, = ax.plot(history.steps, values, alpha=0.25)
+        ax.plot(history.steps, smooth(values, window), color=line.get_color(), label=key)
+    for key in {k for e in history.evals for k in e if k != "step"} & set(keys or history.losses):
+        pts = [(e["step"], e[key]) for e in history.evals if key in e]
+        ax.plot(*zip(*pts), "o", label=f"{key} (eval)")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d(points: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None,
+               s: float = 4, alpha: float = 0.6, cmap: str = "tab10"):
+    """A 2-D scatter plot of samples or latent codes (N, 2), coloured by label if given."""
+    p = torch.as_tensor(points).detach().float().cpu()
+    if p.dim() != 2 or p.shape[1] != 2:
+        raise ValueError(f"scatter_2d expects points of shape (N, 2), got {tuple(p.shape)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    else:
+        fig = ax.figure
+    c = None if labels is None else torch.as_tensor(labels).cpu().numpy()
+    sc = ax.scatter(p[:, 0].numpy(), p[:, 1].numpy(), c=c, s=s, alpha=alpha, cmap=cmap if c is not None else None)
+    if c is not None and len(np.unique(c)) <= 10:
+        ax.legend(*sc.legend_elements(), fontsize=7, loc="best", markerscale=0.8)
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    return fig

@@ -1,0 +1,53 @@
+import math
+
+import torch
+
+from genai_lib import check
+
+
+def test_gaussian_log_density_accepts_right_and_rejects_wrong():
+    def right(x, mu, sigma):
+        return -((x - mu) ** 2) / (2 * sigma**2) - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+    def forgot_the_normaliser(x, mu, sigma):
+        return -((x - mu) ** 2) / (2 * sigma**2)
+
+    assert check.gaussian_log_density(right)
+    result = check.gaussian_log_density(forgot_the_normaliser)
+    assert not result and "Hint" in result.message and "log(sigma)" in result.message
+    assert "❌" in repr(result) and "✅" in repr(check.gaussian_log_density(right))
+
+
+def test_bayes_posterior_demands_stability():
+    assert check.bayes_posterior(lambda ll, lp: (ll + lp).softmax(1))
+
+    def naive(ll, lp):  # underflows for log-likelihoods around -1000
+        p = ll.exp() * lp.exp()
+        return p / p.sum(1, keepdim=True)
+
+    result = check.bayes_posterior(naive)
+    assert not result.passed and "logsumexp" in result.message
+
+
+def test_gaussian_sample():
+    assert check.gaussian_sample(lambda mu, L, n, g: mu + torch.randn(n, 2, generator=g) @ L.T)
+    wrong = check.gaussian_sample(lambda mu, L, n, g: mu + torch.randn(n, 2, generator=g) @ L)  # L instead of L^T
+    assert not wrong and "covariance" in wrong.message
+    assert "shape" in check.gaussian_sample(lambda mu, L, n, g: torch.zeros(n)).message
+
+
+def test_parameter_count():
+    assert check.gaussian_parameter_count(lambda d, c: c * (d + d * (d + 1) // 2) + c - 1)
+    assert not check.gaussian_parameter_count(lambda d, c: c * (d + d * d))
+
+
+def test_unimplemented_and_crashing_answers_are_reported_not_raised():
+    def todo(*args):
+        raise NotImplementedError
+
+    assert "not implemented yet" in check.bayes_posterior(todo).message
+    assert "not implemented yet" in check.gaussian_sample(todo).message
+    crashed = check.gaussian_log_density(lambda *a: 1 / 0)
+    assert not crashed and "ZeroDivisionError" in crashed.message
+    assert "shape" in check.bayes_posterior(lambda ll, lp: lp).message
+    assert "<p" in crashed._repr_html_()

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+
+from genai_lib import metrics
+
+
+def test_frechet_distance_of_identical_gaussians_is_zero():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 5))
+    sigma = a @ a.T + np.eye(5)
+    assert metrics.frechet_distance(np.ones(5), sigma, np.ones(5), sigma) == pytest.approx(0, abs=1e-8)
+
+
+def test_frechet_distance_closed_forms():
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2 for standard deviations s1, s2.
+    assert metrics.frechet_distance([0.0], [[4.0]], [3.0], [[1.0]]) == pytest.approx(9 + (2 - 1) ** 2)
+    # Diagonal covariances: sum over dimensions of the 1-D formula.
+    v1, v2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    mu1, mu2 = np.zeros(3), np.array([1.0, 0.0, -2.0])
+    expected = 5 + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
+    assert metrics.frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="shapes"):
+        metrics.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
+
+
+def test_classifier_fid_from_samples_approaches_the_analytic_value():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(20000, 2, generator=g)
+    fake = torch.randn(20000, 2, generator=g) * 2 + torch.tensor([1.0, 0.0])
+    # ||mu||^2 = 1, trace term 2 * (1 - 2)^2 = 2
+    assert metrics.classifier_fid(real, fake) == pytest.approx(3.0, rel=0.05)
+
+
+def test_precision_recall_extremes_and_mode_dropping():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(500, 4, generator=g)
+    p, r = metrics.precision_recall(real, real.clone())
+    assert p == 1.0 and r == 1.0
+    p, r = metrics.precision_recall(real, real + 100.0)
+    assert p == 0.0 and r == 0.0
+    # Samples from only half of the data (x0 > 0): realistic (high precision), not diverse (low recall).
+    fake = torch.randn(2000, 4, generator=g)
+    fake = fake[fake[:, 0] > 0][:500]
+    p, r = metrics.precision_recall(real, fake)
+    assert p > 0.8 and r < 0.75
+    with pytest.raises(ValueError, match="more than k"):
+        metrics.precision_recall(real[:3], fake)
+
+
+def test_confident_rate_and_coverage():
+    probs = torch.tensor([[0.95, 0.05, 0.0], [0.5, 0.5, 0.0], [0.0, 0.02, 0.98], [0.0, 0.91, 0.09]])
+    assert metrics.confident_rate(probs) == 0.75
+    assert metrics.class_counts(probs).tolist() == [1, 1, 1]
+    assert metrics.class_coverage(probs) == 3
+    assert metrics.class_coverage(probs, threshold=0.97) == 1
+
+
+def test_check_images_shapes_and_ranges():
+    assert metrics.check_images(torch.rand(2, 28, 28)).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        metrics.check_images(torch.rand(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="tanh"):
+        metrics.check_images(torch.rand(2, 1, 28, 28) * 2 - 1)
+    assert metrics.check_images(torch.full((1, 1, 28, 28), 1.0005)).max() == 1.0
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # 8 samples in 128 dimensions
+def test_reference_cnn_shapes_and_classify():
+    torch.manual_seed(0)
+    model = metrics.ReferenceCNN()
+    x = torch.rand(5, 1, 28, 28)
+    logits, loss = model(x, torch.arange(5))
+    assert logits.shape == (5, 10) and loss.dim() == 0
+    probs, feats = metrics.classify(model, x, batch_size=2)
+    assert probs.shape == (5, 10) and feats.shape == (5, 128)
+    assert torch.allclose(probs.sum(1), torch.ones(5))
+    out = metrics.evaluate_samples(model, torch.rand(8, 1, 28, 28), torch.rand(8, 1, 28, 28))
+    assert set(out) == {"confident_rate", "class_coverage", "classifier_fid", "precision", "recall"}
+
+
+def test_accuracy():
+    class Oracle(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 10).float()
+
+    x = torch.zeros(4, 1, 28, 28)
+    x[:, 0, 0, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert metrics.accuracy(Oracle(), x, torch.tensor([1, 2, 0, 4]), batch_size=3) == 0.75

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from genai_lib import runtime
+from genai_lib.utils import count_parameters, seed_everything
+
+
+def test_profile_follows_the_device_and_the_variable(monkeypatch):
+    monkeypatch.delenv("GENAI_PROFILE", raising=False)
+    assert runtime.pick_profile(torch.device("cpu")) == "quick"
+    assert runtime.pick_profile(torch.device("cuda")) == "full"
+    monkeypatch.setenv("GENAI_PROFILE", "full")
+    assert runtime.runtime("cpu").profile == "full"
+    monkeypatch.setenv("GENAI_PROFILE", "fast")
+    with pytest.raises(ValueError, match="GENAI_PROFILE"):
+        runtime.runtime("cpu")
+
+
+def test_cpu_runs_in_float32(monkeypatch):
+    monkeypatch.delenv("GENAI_PROFILE", raising=False)
+    rt = runtime.runtime("cpu")
+    assert rt.amp_dtype is None and not rt.use_grad_scaler
+    assert "device: cpu" in rt.describe() and "float32" in rt.describe() and "quick" in rt.describe()
+
+
+def test_preset_picks_the_profile_and_demands_both(monkeypatch):
+    monkeypatch.setenv("GENAI_PROFILE", "quick")
+    rt = runtime.runtime("cpu")
+    assert runtime.preset({"quick": 1, "full": 2}, rt) == 1
+    with pytest.raises(KeyError, match="full"):
+        runtime.preset({"quick": 1}, rt)
+
+
+def test_seed_everything_reproduces():
+    import random
+
+    import numpy as np
+    seed_everything(7)
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    seed_everything(7)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+def test_count_parameters():
+    m = torch.nn.Linear(3, 2)
+    assert count_parameters(m) == 8
+    m.bias.requires_grad_(False)
+    assert count_parameters(m) == 6 and count_parameters(m, trainable_only=False) == 8

@@ -1,0 +1,179 @@
+from dataclasses import dataclass, replace
+
+import pytest
+import torch
+from torch import nn
+
+from genai_lib.data import Batches
+from genai_lib.train import CheckpointError, History, TrainConfig, fit, load_weights, lr_lambda
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    hidden: int = 16
+    dropout: float = 0.1
+
+
+class Tiny(nn.Module):
+    """A small regressor with dropout, so that resuming must restore the RNG too."""
+
+    def __init__(self, cfg: TinyConfig = TinyConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.net = nn.Sequential(nn.Linear(2, cfg.hidden), nn.Tanh(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, 1))
+
+    def forward(self, x, y):
+        pred = self.net(x)
+        return pred, ((pred.squeeze(-1) - y) ** 2).mean()
+
+
+def problem(seed=0, n=256):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = torch.sin(x[:, 0]) + 0.5 * x[:, 1]
+    return x, y
+
+
+def run(cfg, checkpoint=None, evaluate=None, model_cfg=TinyConfig()):
+    torch.manual_seed(0)
+    model = Tiny(model_cfg)
+    x, y = problem()
+    history = fit(model, Batches(x, y, batch_size=32, seed=1), cfg, checkpoint=checkpoint,
+                  evaluate=evaluate, progress=False)
+    return model, history
+
+
+CFG = TrainConfig(steps=40, lr=1e-2, warmup_steps=5, checkpoint_every=10, log_every=5)
+
+
+def test_training_lowers_the_loss():
+    x, y = problem()
+    model, history = run(replace(CFG, steps=150))
+    first, last = sum(history.losses["loss"][:10]) / 10, history.last("loss", 10)
+    assert last < 0.3 * first
+    assert history.steps == list(range(1, 151)) and model.training is False
+
+
+def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
+    full, h_full = run(CFG)
+
+    class Crash(Exception):
+        pass
+
+    def crash_on_third_eval(model):
+        if crash_on_third_eval.calls == 2:
+            raise Crash
+        crash_on_third_eval.calls += 1
+        return {}
+
+    crash_on_third_eval.calls = 0
+    path = tmp_path / "run.pt"
+    cfg = replace(CFG, eval_every=12)  # evaluations at 12 and 24 pass; the run crashes at step 36
+    with pytest.raises(Crash):
+        run(cfg, checkpoint=path, evaluate=crash_on_third_eval)
+    assert path.exists()  # the checkpoint of step 30 survived the crash
+    resumed, h_resumed = run(cfg, checkpoint=path, evaluate=lambda m: {})
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert h_resumed.losses["loss"] == h_full.losses["loss"]
+    assert h_resumed.steps == list(range(1, 41))
+
+
+def test_finished_checkpoint_loads_without_training(tmp_path):
+    path = tmp_path / "done.pt"
+    trained, _ = run(CFG, checkpoint=path)
+    torch.manual_seed(123)  # a different init: loading must overwrite it
+    model = Tiny()
+    history = fit(model, Batches(*problem(), batch_size=32, seed=1), CFG, checkpoint=path, progress=False)
+    assert len(history.steps) == CFG.steps
+    for a, b in zip(trained.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_from_another_model_config_is_refused(tmp_path):
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="hidden: checkpoint 16, now 32"):
+        run(CFG, checkpoint=path, model_cfg=TinyConfig(hidden=32))
+    with pytest.raises(CheckpointError, match="(?s)another TrainConfig.*lr: checkpoint 0.01, now 0.001"):
+        run(replace(CFG, lr=1e-3), checkpoint=path)
+    assert path.read_bytes() == before  # the user's checkpoint is never touched
+
+
+def test_checkpoint_of_another_class_is_refused(tmp_path):
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    other = nn.Linear(2, 1)
+    with pytest.raises(CheckpointError, match="model_class"):
+        load_weights(other, path)
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_kept(tmp_path):
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="(?s)not a readable checkpoint.*untouched"):
+        run(CFG, checkpoint=path)
+    assert path.stat().st_size == 100
+
+
+def test_load_weights_checks_sha256(tmp_path):
+    path = tmp_path / "run.pt"
+    trained, _ = run(CFG, checkpoint=path)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_weights(Tiny(), path, sha256="0" * 64)
+    from genai_lib.data import sha256
+    model = Tiny()
+    history = load_weights(model, path, sha256=sha256(path))
+    assert isinstance(history, History) and len(history.steps) == CFG.steps
+    assert torch.equal(model.net[0].weight, trained.net[0].weight)
+
+
+def test_lr_schedule_warmup_then_cosine():
+    f = lr_lambda(TrainConfig(steps=110, warmup_steps=10, min_lr_ratio=0.1))
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(60) == pytest.approx(0.55) and f(110) == pytest.approx(0.1)
+    assert lr_lambda(TrainConfig(schedule="constant"))(500) == 1.0
+    with pytest.raises(ValueError, match="schedule"):
+        lr_lambda(TrainConfig(schedule="linear"))
+
+
+class TwoPlayers(nn.Module):
+    """Two optimizers and a custom step, as a GAN has: the loop needs no special case."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.tensor(3.0)), nn.Parameter(torch.tensor(-2.0))
+
+    def configure_optimizers(self, cfg):
+        return {"a": torch.optim.SGD([self.a], lr=0.1), "b": torch.optim.SGD([self.b], lr=0.1)}
+
+    def training_step(self, batch, update):
+        loss_a = update("a", (self.a - 1) ** 2 + 0 * self.b)  # touches b's gradient too
+        loss_b = update("b", (self.b + 1) ** 2)
+        return {"loss_a": loss_a, "loss_b": loss_b}
+
+
+def test_multiple_optimizers_and_custom_step():
+    model = TwoPlayers()
+    cfg = TrainConfig(steps=100, schedule="constant", grad_clip=None)
+    history = fit(model, Batches(torch.zeros(4), batch_size=2), cfg, progress=False)
+    assert model.a.item() == pytest.approx(1.0, abs=1e-4) and model.b.item() == pytest.approx(-1.0, abs=1e-4)
+    assert set(history.losses) == {"loss_a", "loss_b"}
+
+
+def test_divergence_and_non_scalar_losses_are_reported():
+    class Bad(nn.Module):
+        def __init__(self, loss):
+            super().__init__()
+            self.w, self.loss = nn.Parameter(torch.ones(2)), loss
+
+        def forward(self, x):
+            return self.loss(self.w)
+
+    batches = Batches(torch.zeros(4), batch_size=2)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit(Bad(lambda w: (w * float("inf")).sum()), batches, TrainConfig(steps=3), progress=False)
+    with pytest.raises(ValueError, match="scalar"):
+        fit(Bad(lambda w: w * 2), batches, TrainConfig(steps=3), progress=False)
