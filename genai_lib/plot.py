@@ -82,7 +82,7 @@ def scatter_2d(points: torch.Tensor, labels: torch.Tensor | None = None, ax=None
     sc = ax.scatter(p[:, 0].numpy(), p[:, 1].numpy(), c=c, s=s, alpha=alpha, cmap=cmap if c is not None else None)
     if c is not None and len(np.unique(c)) <= 10:
         ax.legend(*sc.legend_elements(), fontsize=7, loc="best", markerscale=0.8)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     if title:
         ax.set_title(title)
     return fig

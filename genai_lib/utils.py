@@ -16,3 +16,15 @@ def seed_everything(seed: int) -> None:
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Record a headline number for the book (myst-nb's ``glue``); a no-op where myst-nb is absent.
+
+    On Colab or in a plain Jupyter install there is no book to paste into, so nothing is lost.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)

@@ -1,8 +1,9 @@
-import os
-
+import matplotlib
 import pytest
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Off-screen figures in this process only: an environment variable would leak into the
+# notebook kernels that nbval starts, and their figures would never be drawn.
+matplotlib.use("Agg")
 
 
 @pytest.fixture

@@ -65,7 +65,6 @@ def test_check_images_shapes_and_ranges():
     assert metrics.check_images(torch.full((1, 1, 28, 28), 1.0005)).max() == 1.0
 
 
-@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # 8 samples in 128 dimensions
 def test_reference_cnn_shapes_and_classify():
     torch.manual_seed(0)
     model = metrics.ReferenceCNN()

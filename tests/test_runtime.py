@@ -47,3 +47,18 @@ def test_count_parameters():
     assert count_parameters(m) == 8
     m.bias.requires_grad_(False)
     assert count_parameters(m) == 6 and count_parameters(m, trainable_only=False) == 8
+
+
+def test_glue_is_a_no_op_without_myst_nb(monkeypatch):
+    import builtins
+
+    from genai_lib.utils import glue
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name.startswith("myst_nb"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    assert glue("x", 1.0) is None

@@ -1,0 +1,79 @@
+"""Share one execution of each notebook between nbval and the book build.
+
+nbval runs every notebook cell by cell and keeps each cell's outputs on the test item.
+When all cells of a notebook pass, we put the executed notebook into the jupyter-cache
+that `jupyter-book build` reads (`execute_notebooks: cache` in _config.yml). The book
+build then finds a cache hit and does not execute the notebook a second time. If a
+notebook fails, nothing is cached, and the book build executes (and reports) it again.
+"""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent
+CACHE = ROOT / "_build" / ".jupyter_cache"  # where jupyter-book keeps it by default
+
+_outputs: dict[str, dict[int, list]] = defaultdict(dict)
+_failed: set[str] = set()
+_timing: dict[str, float] = defaultdict(float)
+
+
+def _notebook_of(item) -> str | None:
+    parent = getattr(item, "parent", None)
+    path = getattr(parent, "fspath", None)
+    return str(path) if path is not None and str(path).endswith(".ipynb") else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    nb = _notebook_of(item)
+    if nb is None:
+        return
+    _timing[nb] += report.duration
+    if report.failed or report.skipped:
+        _failed.add(nb)
+    elif call.when == "call":
+        _outputs[nb][item.cell_num] = getattr(item, "test_outputs", [])
+
+
+def _store(nb_path: str) -> None:
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    nb = nbformat.read(nb_path, as_version=4)
+    executed = copy.deepcopy(nb)
+    code_cells = [c for c in executed.cells if c.cell_type == "code"]
+    if len(_outputs[nb_path]) != len(code_cells):
+        return  # not every cell ran (e.g. pytest -k selected some): cache nothing
+    for count, cell in enumerate(code_cells, start=1):
+        outputs = []
+        for out in _outputs[nb_path][count - 1]:
+            out = nbformat.from_dict(dict(out))
+            if out.get("output_type") == "execute_result":
+                out["execution_count"] = count
+            outputs.append(out)
+        cell.outputs, cell.execution_count = outputs, count
+    cache = get_cache(str(CACHE))
+    cache.cache_notebook_bundle(
+        CacheBundleIn(executed, nb_path, data={"execution_seconds": _timing[nb_path], "executed_by": "nbval"}),
+        check_validity=False, overwrite=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for nb in _outputs:
+        if nb not in _failed:
+            try:
+                _store(nb)
+            except Exception as e:  # caching is an optimisation: never fail the tests for it
+                print(f"\n(could not cache {nb} for the book build: {e})")
+    if _timing:
+        print("\nnotebook execution times under nbval:")
+        for nb, seconds in sorted(_timing.items()):
+            print(f"  {Path(nb).name}: {seconds:.0f} s{' (failed)' if nb in _failed else ''}")
