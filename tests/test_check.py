@@ -51,3 +51,40 @@ def test_unimplemented_and_crashing_answers_are_reported_not_raised():
     assert not crashed and "ZeroDivisionError" in crashed.message
     assert "shape" in check.bayes_posterior(lambda ll, lp: lp).message
     assert "<p" in crashed._repr_html_()
+
+
+def test_gaussian_kl_check():
+    assert check.gaussian_kl(lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).sum(-1))
+    wrong = check.gaussian_kl(lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).mean(-1))
+    assert not wrong and "Hint" in wrong.message
+
+
+def test_reparameterize_check():
+    assert check.reparameterize(lambda mu, lv, eps: mu + (0.5 * lv).exp() * eps)
+    assert not check.reparameterize(lambda mu, lv, eps: mu + lv.exp() * eps)  # variance, not std
+    detached = check.reparameterize(lambda mu, lv, eps: (mu + (0.5 * lv).exp() * eps).detach())
+    assert not detached and "gradient" in detached.message
+
+
+def test_batch_elbo_check():
+    import torch.nn.functional as F
+
+    def right(x, logits, mu, lv):
+        rec = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        return (rec + 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1)).mean()
+
+    def pixel_mean(x, logits, mu, lv):
+        rec = -F.binary_cross_entropy_with_logits(logits, x)
+        return (rec + 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1)).mean()
+
+    assert check.batch_elbo(right)
+    wrong = check.batch_elbo(pixel_mean)
+    assert not wrong and "summing" in wrong.message
+
+
+def test_iwae_from_log_weights_check():
+    assert check.iwae_from_log_weights(lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0]))
+    naive = check.iwae_from_log_weights(lambda lw: lw.exp().mean(0).log())
+    assert not naive and "logsumexp" in naive.message
+    forgot_k = check.iwae_from_log_weights(lambda lw: torch.logsumexp(lw, 0))
+    assert not forgot_k
