@@ -43,7 +43,7 @@ def test_notebook_conventions(path):
     asserts = [c for c in code if "assert" in source(c)]
     assert asserts and all("remove-cell" in c["metadata"].get("tags", []) for c in asserts)
     exercises = [c for c in code if "exercise" in c["metadata"].get("tags", [])]
-    assert len(exercises) >= 3
+    assert len(exercises) >= 1, "every notebook has at least one self-checked exercise"
     for c in exercises:
         assert "### BEGIN SOLUTION" in source(c)
         assert "### BEGIN SOLUTION" not in strip_solutions(source(c))
