@@ -25,8 +25,7 @@ from scipy import linalg
 from torch import nn
 
 from .data import Batches, cache_dir, load_mnist
-from .train import CheckpointError, TrainConfig, fit, load_checkpoint
-from .utils import seed_everything
+from .train import CheckpointError, TrainConfig, fit, load_weights
 
 
 @dataclass(frozen=True)
@@ -92,20 +91,22 @@ def reference_classifier(dataset: str = "mnist", device: str | torch.device = "c
 
     Trained on first use with :func:`genai_lib.train.fit` (seeded, so every machine gets
     the same network up to floating-point differences) and cached in the cache directory.
-    Its test accuracy is stored on the model as ``test_accuracy``.
+    The caller's random state is left as it was. Its test accuracy is stored on the model
+    as ``test_accuracy``.
     """
     path = cache_dir() / f"reference-{dataset}-v1.pt"
-    seed_everything(0)
-    model = ReferenceCNN().to(device)
-    if path.exists():
+    with torch.random.fork_rng(devices=[]):  # seed our own training, not the caller's notebook
+        torch.manual_seed(0)
+        model = ReferenceCNN().to(device)
         try:
-            load_checkpoint(path)
+            load_weights(model, path) if path.exists() else None
         except CheckpointError as e:  # our own derived file: set it aside and rebuild it
             warnings.warn(f"retraining the reference classifier: {e}")
             path.rename(path.with_name(path.name + ".corrupt"))
-    x, y = load_mnist("train", dataset=dataset, device=device)
-    batches = Batches(x, y, batch_size=REFERENCE_BATCH, seed=0)
-    fit(model, batches, REFERENCE_TRAINING, checkpoint=path, progress=progress)  # trains, or loads
+        if not path.exists():
+            x, y = load_mnist("train", dataset=dataset, device=device)
+            fit(model, Batches(x, y, batch_size=REFERENCE_BATCH, seed=0), REFERENCE_TRAINING,
+                checkpoint=path, progress=progress)
     xt, yt = load_mnist("test", dataset=dataset, device=device)
     model.test_accuracy = accuracy(model, xt, yt)
     return model.eval()
@@ -207,3 +208,12 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
             "class_coverage": class_coverage(p_fake, threshold),
             "classifier_fid": classifier_fid(f_real, f_fake),
             "precision": precision, "recall": recall}
+
+
+def format_table(rows: dict[str, dict[str, float]]) -> str:
+    """Rows of :func:`evaluate_samples` results as an aligned text table, one row per model."""
+    columns = list(next(iter(rows.values())))
+    width = max(len(name) for name in rows) + 2
+    lines = [" " * width + "".join(f"{c:>16s}" for c in columns)]
+    lines += [f"{name:{width}s}" + "".join(f"{r[c]:16.3f}" for c in columns) for name, r in rows.items()]
+    return "\n".join(lines)

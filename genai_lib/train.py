@@ -106,6 +106,7 @@ class Updater:
                  device_type: str):
         self.optimizers, self.scaler, self.grad_clip = optimizers, scaler, grad_clip
         self.device_type = device_type
+        self.steps_taken = 0  # optimizer steps in the current iteration
 
     def __call__(self, name: str, loss: torch.Tensor) -> torch.Tensor:
         if name not in self.optimizers:
@@ -122,6 +123,7 @@ class Updater:
             params = [p for group in opt.param_groups for p in group["params"]]
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         self.scaler.step(opt)
+        self.steps_taken += 1
         return loss.detach()
 
 
@@ -266,6 +268,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
         history.evals.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
 
     if step >= cfg.steps:  # a finished run: nothing to do
+        model.eval()
         return history
     if cfg.compile:
         model.compile()
@@ -290,9 +293,11 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     try:
         while step < cfg.steps:
             batch = next(batches)
+            update.steps_taken = 0
             with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
                 losses = step_fn(batch, update) if step_fn else default_training_step(model, batch, update)
-            scaler.update()
+            if update.steps_taken:  # a step may skip every update (e.g. a GAN's schedule); the scaler then waits
+                scaler.update()
             for s in schedulers.values():
                 s.step()
             step += 1

@@ -86,3 +86,32 @@ def test_accuracy():
     x = torch.zeros(4, 1, 28, 28)
     x[:, 0, 0, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])
     assert metrics.accuracy(Oracle(), x, torch.tensor([1, 2, 0, 4]), batch_size=3) == 0.75
+
+
+def test_format_table():
+    text = metrics.format_table({"real": {"fid": 2.0, "precision": 0.9}, "model": {"fid": 99.5, "precision": 0.5}})
+    lines = text.splitlines()
+    assert len(lines) == 3 and "fid" in lines[0] and "precision" in lines[0]
+    assert lines[2].startswith("model") and "99.500" in lines[2] and "0.500" in lines[2]
+
+
+def test_reference_classifier_uses_the_cache_and_keeps_the_callers_rng(tmp_path, monkeypatch):
+    """With cached weights and a tiny test set, no training happens and the global RNG is untouched."""
+    from genai_lib import train
+
+    monkeypatch.setenv("GENAI_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(5)
+    cached = metrics.ReferenceCNN()
+    path = tmp_path / "reference-mnist-v1.pt"
+    torch.save({"format": train.FORMAT, **train.model_identity(cached), "model": cached.state_dict(),
+                "history": {"steps": [], "losses": {}, "evals": [], "seconds": 0.0}}, path)
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    monkeypatch.setattr(metrics, "load_mnist", lambda split, dataset, device: (x, y))
+    monkeypatch.setattr(metrics, "fit", lambda *a, **k: pytest.fail("must not train when weights are cached"))
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    model = metrics.reference_classifier()
+    assert torch.equal(torch.rand(1), expected_next)
+    assert torch.equal(model.head.weight, cached.head.weight)
+    assert model.test_accuracy == metrics.accuracy(cached, x, y)

@@ -177,3 +177,19 @@ def test_divergence_and_non_scalar_losses_are_reported():
         fit(Bad(lambda w: (w * float("inf")).sum()), batches, TrainConfig(steps=3), progress=False)
     with pytest.raises(ValueError, match="scalar"):
         fit(Bad(lambda w: w * 2), batches, TrainConfig(steps=3), progress=False)
+
+
+def test_float16_loss_scaling_and_iterations_without_an_update():
+    """fp16 autocast with a GradScaler (on the CPU here), and a step that sometimes updates nothing."""
+
+    class Sometimes(TwoPlayers):
+        def training_step(self, batch, update):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls % 2:  # odd iterations skip both updates
+                return {}
+            return super().training_step(batch, update)
+
+    model = Sometimes()
+    cfg = TrainConfig(steps=200, schedule="constant", grad_clip=1.0)
+    fit(model, Batches(torch.zeros(4), batch_size=2), cfg, amp_dtype=torch.float16, progress=False)
+    assert model.a.item() == pytest.approx(1.0, abs=1e-2) and model.b.item() == pytest.approx(-1.0, abs=1e-2)

@@ -140,3 +140,14 @@ def test_code_prior_is_a_normalised_markov_chain():
     assert prior.sample(10, torch.Generator().manual_seed(0)).shape == (10, 1, 3)
     deterministic = CodePrior(torch.tensor([[[2, 0, 1]]] * 50), codebook_size=3, smoothing=1e-6)
     assert (deterministic.sample(20) == torch.tensor([2, 0, 1]).reshape(1, 3)).all()
+
+
+def test_test_elbo_averages_over_batches():
+    torch.manual_seed(0)
+    model = V.VAE(V.VAEConfig(latent_dim=3, hidden=16))
+    x = torch.rand(10, 1, 28, 28)
+    elbo, rec, kl = model.test_elbo(x, batch_size=4)
+    assert elbo == pytest.approx(rec - kl, rel=1e-5) and kl > 0
+    with torch.no_grad():
+        _, _, kl_direct = model.elbo(x)
+    assert kl == pytest.approx(kl_direct.mean().item(), rel=1e-5)  # the closed-form KL does not depend on z

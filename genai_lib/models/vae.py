@@ -153,6 +153,13 @@ class VAE(nn.Module):
         return -self.elbo(x)[0].mean()
 
     @torch.no_grad()
+    def test_elbo(self, x: torch.Tensor, batch_size: int = 2000) -> tuple[float, float, float]:
+        """Mean (elbo, rec, kl) over a dataset, in nats per image; each batch draws its own seeded z."""
+        parts = [self.elbo(x[i:i + batch_size], torch.Generator().manual_seed(i)) for i in range(0, len(x), batch_size)]
+        elbo_, rec, kl = (torch.cat(t).mean().item() for t in zip(*parts))
+        return elbo_, rec, kl
+
+    @torch.no_grad()
     def iwae(self, x: torch.Tensor, K: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance-weighted estimate of $\\log p_\\theta(x)$ with K samples. (N,)"""
         mu, logvar = self.encode(x)
