@@ -284,3 +284,38 @@ class Batches:
             raise ValueError(f"batch iterator seed {self.seed} differs from the checkpoint's {state['seed']}")
         self.epoch, self.pos = state["epoch"], state["pos"]
         self._perm = self._permutation(self.epoch)
+
+
+class TextBatches:
+    """Random windows of a token sequence for next-token prediction: (x, y) with y = x shifted by one.
+
+    Each batch draws ``batch_size`` start positions from a generator seeded with
+    ``seed + batch index``, so the state is one integer and resumes exactly.
+    """
+
+    def __init__(self, ids: torch.Tensor, block_size: int, batch_size: int, seed: int = 0,
+                 device: str | torch.device = "cpu"):
+        if ids.dim() != 1 or len(ids) <= block_size:
+            raise ValueError(f"need a 1-D token sequence longer than block_size={block_size}, got shape {tuple(ids.shape)}")
+        self.ids, self.block_size, self.batch_size = ids.to(device), block_size, batch_size
+        self.seed, self.i = seed, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed + self.i)
+        self.i += 1
+        starts = torch.randint(len(self.ids) - self.block_size, (self.batch_size,), generator=g).to(self.ids.device)
+        offsets = torch.arange(self.block_size, device=self.ids.device)
+        x = self.ids[starts[:, None] + offsets]        # (B, T)
+        y = self.ids[starts[:, None] + offsets + 1]    # (B, T), the next characters
+        return x, y
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "i": self.i}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["seed"] != self.seed:
+            raise ValueError(f"batch iterator seed {self.seed} differs from the checkpoint's {state['seed']}")
+        self.i = state["i"]

@@ -1,0 +1,194 @@
+"""A small decoder-only Transformer (GPT), nanoGPT-style, for character-level language modelling.
+
+A language model factorises a sequence's probability with the chain rule,
+$p(x_1,\\dots,x_T) = \\prod_t p_\\theta(x_t \\mid x_{<t})$, and is trained by maximum likelihood:
+the cross-entropy of each next token (Vaswani et al., 2017; Radford et al., 2018).
+Each block is pre-LayerNorm: $x \\leftarrow x + \\mathrm{Attn}(\\mathrm{LN}(x))$, then
+$x \\leftarrow x + \\mathrm{MLP}(\\mathrm{LN}(x))$.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = 65
+    block_size: int = 64       # the longest context the model sees
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    positions: str = "learned"  # "learned" (GPT) or "sinusoidal" (the original Transformer)
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """$\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)\\,V$ with $M_{ij} = -\\infty$ for $j > i$.
+
+    q, k, v: (..., T, d_k). Returns the output (..., T, d_k) and the weights (..., T, T).
+    Written out for teaching and for attention maps; the model calls PyTorch's fused
+    ``scaled_dot_product_attention``, which computes the same thing.
+    """
+    T, d_k = q.shape[-2], q.shape[-1]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)                       # (..., T, T)
+    mask = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)      # True above the diagonal
+    weights = scores.masked_fill(mask, float("-inf")).softmax(-1)
+    return weights @ v, weights
+
+
+def sinusoidal_positions(T: int, d: int) -> torch.Tensor:
+    """$PE_{t,2i} = \\sin(t/10000^{2i/d})$, $PE_{t,2i+1} = \\cos(t/10000^{2i/d})$. (T, d)"""
+    pos = torch.arange(T, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(T, d)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)[:, : d // 2]
+    return pe
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        if cfg.n_embd % cfg.n_head:
+            raise ValueError(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head})")
+        self.n_head, self.dropout = cfg.n_head, cfg.dropout
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor, return_weights: bool = False):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if return_weights:
+            y, w = causal_attention(q, k, v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0.0)
+        y = self.proj(y.transpose(1, 2).reshape(B, T, C))                   # (B, T, C)
+        return (y, w) if return_weights else y
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.n_embd), nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd)
+        self.out = nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x)))
+        return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        if cfg.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {cfg.positions!r}")
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        if cfg.positions == "learned":
+            self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
+        else:
+            self.register_buffer("pos_table", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.head.weight = self.tok_emb.weight  # weight tying (Press & Wolf, 2017), as in GPT-2
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+
+    def _check(self, idx: torch.Tensor) -> None:
+        if idx.dim() != 2 or idx.dtype != torch.long:
+            raise ValueError(f"expected token ids of shape (B, T) and dtype long, got {tuple(idx.shape)} {idx.dtype}")
+        if idx.shape[1] > self.cfg.block_size:
+            raise ValueError(f"sequence length {idx.shape[1]} exceeds block_size {self.cfg.block_size}; crop the context")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size):
+            raise ValueError(f"token ids must be in [0, {self.cfg.vocab_size}), got range [{int(idx.min())}, {int(idx.max())}]")
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.shape[1]
+        pos = self.pos_emb.weight[:T] if self.cfg.positions == "learned" else self.pos_table[:T]
+        return self.drop(self.tok_emb(idx) + pos)                               # (B, T, C)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits (B, T, vocab) and, with targets, the mean next-token cross-entropy in nats."""
+        self._check(idx)
+        x = self.embed(idx)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.ln_f(x))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's attention weights for a sequence: a list of (B, n_head, T, T)."""
+        self._check(idx)
+        x, maps = self.embed(idx), []
+        for block in self.blocks:
+            y, w = block.attn(block.ln1(x), return_weights=True)
+            maps.append(w)
+            x = x + y
+            x = x + block.out(F.gelu(block.fc(block.ln2(x))))
+        return maps
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Append ``max_new_tokens`` sampled tokens; the context is cropped to the last block_size tokens.
+
+        temperature 0 is greedy decoding; top_k and top_p (nucleus) restrict the candidates first.
+        """
+        for _ in range(max_new_tokens):
+            logits, _ = self(idx[:, -self.cfg.block_size:])
+            logits = logits[:, -1, :]                                               # (B, vocab)
+            if temperature == 0:
+                nxt = logits.argmax(-1, keepdim=True)
+            else:
+                logits = filter_logits(logits / temperature, top_k, top_p)
+                nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).to(idx.device)
+            idx = torch.cat([idx, nxt], dim=1)
+        return idx
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits of each row (ties at the k-th value are kept); the rest become -inf."""
+    if k < 1:
+        raise ValueError(f"top_k must be >= 1, got {k}")
+    kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering (Holtzman et al., 2020): keep the smallest set of most likely tokens whose
+    probabilities sum to at least p; the rest become -inf."""
+    if not 0 < p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {p}")
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    remove_sorted = cum - sorted_logits.softmax(-1) >= p   # mass before this token already reaches p
+    remove = remove_sorted.scatter(-1, order, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    return logits

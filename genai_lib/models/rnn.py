@@ -1,0 +1,54 @@
+"""A character-level LSTM language model (Hochreiter & Schmidhuber, 1997).
+
+The recurrence carries a state along the sequence, $h_t = f(h_{t-1}, x_t)$, and predicts
+$p(x_{t+1} \\mid x_{\\le t})$ from $h_t$; training backpropagates through time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    vocab_size: int = 65
+    n_embd: int = 64
+    hidden: int = 256
+    n_layer: int = 1
+
+
+class CharRNN(nn.Module):
+    def __init__(self, cfg: RNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.lstm = nn.LSTM(cfg.n_embd, cfg.hidden, cfg.n_layer, batch_first=True)
+        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+
+    def run(self, idx: torch.Tensor, state=None):
+        """Logits (B, T, vocab) and the LSTM state after the last token (h, c), continuing from ``state``."""
+        if idx.dim() != 2 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size)):
+            raise ValueError(f"expected token ids (B, T) in [0, {self.cfg.vocab_size}), got shape {tuple(idx.shape)}")
+        h, state = self.lstm(self.emb(idx), state)          # (B, T, hidden)
+        return self.head(h), state
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits (B, T, vocab) and, with targets, the mean next-token cross-entropy in nats."""
+        logits, _ = self.run(idx)
+        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample continuation tokens, carrying the LSTM state (no context limit)."""
+        logits, state = self.run(idx)
+        for _ in range(max_new_tokens):
+            probs = (logits[:, -1] / max(temperature, 1e-8)).softmax(-1)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(idx.device)
+            idx = torch.cat([idx, nxt], 1)
+            logits, state = self.run(nxt, state)
+        return idx
