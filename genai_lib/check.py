@@ -176,3 +176,36 @@ def iwae_from_log_weights(fn: Callable) -> CheckResult:
     return run_cases("iwae_from_log_weights", fn, cases,
                      "log (1/K) sum_k exp(log_w_k) = logsumexp(log_w, dim=0) - log K; exp() of numbers near -1000 "
                      "underflows, so never leave log space.")
+
+
+# --- Chapter 3: sequence models, attention and a small GPT ------------------------------
+
+def causal_mask(fn: Callable) -> CheckResult:
+    """``fn(T)``: a (T, T) boolean tensor, True where position i may attend to position j (j <= i)."""
+    cases = [((T,), torch.ones(T, T).tril().bool()) for T in (1, 3, 6)]
+    return run_cases("causal_mask", fn, cases,
+                     "position i sees itself and the past, j <= i: the lower triangle including the diagonal "
+                     "(torch.tril). True means 'allowed'.")
+
+
+def top_p_keep(fn: Callable) -> CheckResult:
+    """``fn(probs, p)``: boolean mask of the nucleus, the smallest set of most likely tokens with total mass >= p."""
+    probs = torch.tensor([[0.5, 0.05, 0.3, 0.15], [0.1, 0.2, 0.3, 0.4]], dtype=torch.float64)
+    cases = [((probs, 0.5), torch.tensor([[1, 0, 0, 0], [0, 0, 1, 1]]).bool()),
+             ((probs, 0.79), torch.tensor([[1, 0, 1, 0], [0, 1, 1, 1]]).bool()),  # row 2: 0.4 + 0.3 < 0.79 needs the 0.2
+             ((probs, 0.85), torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]]).bool())]  # no p on a float boundary
+    return run_cases("top_p_keep", fn, cases,
+                     "sort the probabilities in decreasing order, take the cumulative sum, and keep a token if the "
+                     "mass of the tokens before it is still below p (so the token that crosses p is kept).")
+
+
+def perplexity(fn: Callable) -> CheckResult:
+    """``fn(loss)``: perplexity and bits per character from a mean cross-entropy in nats: (exp(loss), loss / ln 2)."""
+    import math
+    cases = [((v,), torch.tensor([math.exp(v), v / math.log(2)])) for v in (0.0, 1.0, 1.5, math.log(65))]
+
+    def as_pair(loss):
+        return torch.tensor([float(x) for x in fn(loss)])
+    return run_cases("perplexity", as_pair, cases,
+                     "perplexity = exp(cross-entropy in nats); bits = nats / ln 2. A uniform guess over 65 "
+                     "characters has perplexity 65.")

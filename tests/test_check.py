@@ -88,3 +88,19 @@ def test_iwae_from_log_weights_check():
     assert not naive and "logsumexp" in naive.message
     forgot_k = check.iwae_from_log_weights(lambda lw: torch.logsumexp(lw, 0))
     assert not forgot_k
+
+
+def test_chapter3_checks():
+    assert check.causal_mask(lambda T: torch.ones(T, T).tril().bool())
+    wrong = check.causal_mask(lambda T: torch.ones(T, T).tril(-1).bool())  # forgot the diagonal
+    assert not wrong and "diagonal" in wrong.message
+
+    def nucleus(probs, p):
+        sorted_p, order = probs.sort(-1, descending=True)
+        keep_sorted = sorted_p.cumsum(-1) - sorted_p < p
+        return keep_sorted.scatter(-1, order, keep_sorted)
+
+    assert check.top_p_keep(nucleus)
+    assert not check.top_p_keep(lambda probs, p: probs >= p * probs.max(-1, keepdim=True).values)
+    assert check.perplexity(lambda loss: (math.exp(loss), loss / math.log(2)))
+    assert not check.perplexity(lambda loss: (math.exp(loss), loss / math.log(10)))
