@@ -209,3 +209,18 @@ def perplexity(fn: Callable) -> CheckResult:
     return run_cases("perplexity", as_pair, cases,
                      "perplexity = exp(cross-entropy in nats); bits = nats / ln 2. A uniform guess over 65 "
                      "characters has perplexity 65.")
+
+
+def clip_by_norm(fn: Callable) -> CheckResult:
+    """``fn(grads, max_norm)``: clip a list of tensors by their global norm (as clip_grad_norm_ does)."""
+    g = torch.Generator().manual_seed(6)
+    grads = [torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)]
+    total = torch.sqrt(sum((t**2).sum() for t in grads)).item()
+
+    def flat(max_norm):
+        return torch.cat([t.flatten() for t in fn([t.clone() for t in grads], max_norm)])
+    expected = torch.cat([t.flatten() for t in grads])
+    cases = [((total * 2,), expected), ((1.0,), expected * (1.0 / (total + 1e-6)))]
+    return run_cases("clip_by_norm", flat, cases,
+                     "the norm is over all tensors together (sqrt of the sum of all squares), not per tensor; "
+                     "scale only when it exceeds max_norm.", rtol=1e-4, atol=1e-5)

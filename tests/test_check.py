@@ -104,3 +104,17 @@ def test_chapter3_checks():
     assert not check.top_p_keep(lambda probs, p: probs >= p * probs.max(-1, keepdim=True).values)
     assert check.perplexity(lambda loss: (math.exp(loss), loss / math.log(2)))
     assert not check.perplexity(lambda loss: (math.exp(loss), loss / math.log(10)))
+
+
+def test_clip_by_norm_check():
+    def right(grads, max_norm):
+        total = torch.sqrt(sum((g**2).sum() for g in grads))
+        return [g * min(1.0, max_norm / (total.item() + 1e-6)) for g in grads]
+
+    def per_tensor(grads, max_norm):
+        return [g * min(1.0, max_norm / (g.norm().item() + 1e-6)) for g in grads]
+
+    assert check.clip_by_norm(right)
+    wrong = check.clip_by_norm(per_tensor)
+    assert not wrong and "all tensors together" in wrong.message
+    assert not check.clip_by_norm(lambda grads, m: [g * m / torch.sqrt(sum((h**2).sum() for h in grads)) for g in grads])
