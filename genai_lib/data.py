@@ -191,6 +191,20 @@ def load_digits(device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch
     return x, y
 
 
+def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.02,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 2-D toy set: ``n`` points from an equal mixture of ``modes`` Gaussians on a circle.
+
+    The standard test of mode collapse (Metz et al., 2017, use radius 2 and std 0.02): a
+    generator that covers only some of the well-separated modes is easy to see and count.
+    Returns the points (n, 2) and the mode centres (modes, 2).
+    """
+    angles = torch.arange(modes, dtype=torch.float32) * (2 * torch.pi / modes)
+    centres = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+    which = torch.randint(modes, (n,), generator=generator)
+    return centres[which] + std * torch.randn(n, 2, generator=generator), centres
+
+
 @dataclass(frozen=True)
 class CharTokenizer:
     """Characters <-> integer ids; the vocabulary is the sorted set of characters seen."""

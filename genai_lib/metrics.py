@@ -210,6 +210,24 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
             "precision": precision, "recall": recall}
 
 
+def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigmas: float = 3.0,
+                  min_share: float = 0.02) -> dict[str, float]:
+    """Mode coverage of 2-D samples from a known mixture (e.g. :func:`genai_lib.data.ring_of_gaussians`).
+
+    A sample is *high quality* if it lies within ``sigmas`` standard deviations of its nearest
+    centre (Srivastava et al., 2017); a mode is *covered* if at least ``min_share`` of the
+    samples are high-quality samples of it (with 8 equal modes, a fair share is 12.5%).
+    """
+    if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
+        raise ValueError(f"samples must have shape (N, {centres.shape[1]}), got {tuple(samples.shape)}")
+    dist = torch.cdist(samples.float().cpu(), centres.float().cpu())  # (N, modes)
+    nearest_dist, nearest = dist.min(1)
+    good = nearest_dist <= sigmas * std
+    counts = torch.bincount(nearest[good], minlength=len(centres))
+    return {"modes_covered": int((counts >= min_share * len(samples)).sum()),
+            "high_quality": good.float().mean().item()}
+
+
 def format_table(rows: dict[str, dict[str, float]]) -> str:
     """Rows of :func:`evaluate_samples` results as an aligned text table, one row per model."""
     columns = list(next(iter(rows.values())))

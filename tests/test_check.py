@@ -118,3 +118,38 @@ def test_clip_by_norm_check():
     wrong = check.clip_by_norm(per_tensor)
     assert not wrong and "all tensors together" in wrong.message
     assert not check.clip_by_norm(lambda grads, m: [g * m / torch.sqrt(sum((h**2).sum() for h in grads)) for g in grads])
+
+
+def test_gan_checks():
+    import torch.nn.functional as F
+
+    assert check.discriminator_loss(lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean())
+    naive = check.discriminator_loss(lambda r, f: -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean())
+    assert not naive and "softplus" in naive.message
+    summed = check.discriminator_loss(lambda r, f: F.softplus(-r).sum() + F.softplus(f).sum())
+    assert not summed
+    normal = torch.distributions.Normal
+    assert check.optimal_discriminator(
+        lambda x, md, sd, mg, sg: torch.sigmoid(normal(md, sd).log_prob(x) - normal(mg, sg).log_prob(x)))
+    assert not check.optimal_discriminator(  # the ratio p_data / p_g, not D*
+        lambda x, md, sd, mg, sg: (normal(md, sd).log_prob(x) - normal(mg, sg).log_prob(x)).exp())
+
+    def gp(critic, real, fake, eps):
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        return ((g.norm(dim=1) - 1) ** 2).mean()
+
+    def gp_squared_norm(critic, real, fake, eps):  # a common slip: ||grad||^2 - 1
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        return ((g.pow(2).sum(1) - 1) ** 2).mean()
+
+    assert check.gradient_penalty(gp)
+    assert not check.gradient_penalty(gp_squared_norm)
+
+    def slerp(z0, z1, t):
+        theta = torch.arccos((z0 @ z1) / (z0.norm() * z1.norm()))
+        return (torch.sin((1 - t) * theta) * z0 + torch.sin(t * theta) * z1) / torch.sin(theta)
+
+    assert check.slerp(slerp)
+    assert not check.slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)  # linear interpolation

@@ -1,0 +1,316 @@
+"""Generative adversarial networks (Goodfellow et al., 2014), trained with :func:`genai_lib.train.fit`.
+
+A generator $G$ maps noise $z \\sim p(z)$ to data; a discriminator $D$ tells real data from
+$G$'s output. They play the game
+
+$$\\min_G \\max_D V(D, G) = \\mathbb E_{x\\sim p_\\text{data}}[\\log D(x)]
+  + \\mathbb E_{z\\sim p(z)}[\\log(1 - D(G(z)))].$$
+
+Every loss below takes the discriminator's *logits* $\\ell$ (with $D = \\sigma(\\ell)$), because
+$\\log D = -\\operatorname{softplus}(-\\ell)$ and $\\log(1 - D) = -\\operatorname{softplus}(\\ell)$ are
+exact and finite at any logit, while ``log(sigmoid(l))`` underflows to ``-inf`` once
+$\\ell \\lesssim -100$ (float32).
+
+:class:`GAN` holds both networks and implements ``configure_optimizers`` and
+``training_step`` for the course's training loop: (1) update D, then (2) update G.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --- losses ---------------------------------------------------------------------------
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """$-V(D, G)$ as a minibatch estimate: $-\\overline{\\log D(x)} - \\overline{\\log(1 - D(G(z)))}$.
+
+    This is the binary cross-entropy with label 1 for real and 0 for fake samples.
+    """
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's side of the game as written: minimise $\\overline{\\log(1 - D(G(z)))}$.
+
+    Its gradient vanishes when D confidently rejects the fakes (early in training):
+    $\\partial/\\partial\\ell \\log(1-\\sigma(\\ell)) = -\\sigma(\\ell) \\to 0$ as $D \\to 0$.
+    """
+    return -F.softplus(fake_logits).mean()
+
+
+def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The loss used in practice: minimise $-\\overline{\\log D(G(z))}$ (same fixed point, strong
+    gradients early: $\\partial/\\partial\\ell\\,[-\\log\\sigma(\\ell)] = -(1 - \\sigma(\\ell)) \\to -1$)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def wgan_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Critic loss of the Wasserstein GAN (Arjovsky et al., 2017): $\\overline{f(G(z))} - \\overline{f(x)}$."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wgan_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator loss of the Wasserstein GAN: $-\\overline{f(G(z))}$."""
+    return -fake_scores.mean()
+
+
+def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim & Ye, 2017; Miyato et al., 2018): $\\overline{[1-f(x)]_+} + \\overline{[1+f(G(z))]_+}$."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *args) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al., 2017): $\\mathbb E_{\\hat x}[(\\lVert\\nabla_{\\hat x} f(\\hat x)\\rVert_2 - 1)^2]$,
+
+    at points $\\hat x = \\epsilon x + (1-\\epsilon)\\tilde x$ on lines between real and fake samples,
+    $\\epsilon \\sim U[0, 1]$ per sample. ``args`` (e.g. labels) are passed on to ``critic``.
+    The graph is kept (``create_graph``) so the penalty itself can be minimised.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat, *args).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+LOSSES = {  # name -> (discriminator loss, generator loss)
+    "minimax": (d_loss, g_loss_minimax),
+    "non-saturating": (d_loss, g_loss_nonsaturating),
+    "wgan-gp": (wgan_d_loss, wgan_g_loss),
+    "hinge": (hinge_d_loss, wgan_g_loss),  # the hinge GAN's generator loss is the WGAN one
+}
+
+
+def optimal_discriminator(log_p_data: torch.Tensor, log_p_g: torch.Tensor) -> torch.Tensor:
+    """$D^*(x) = p_\\text{data}(x) / (p_\\text{data}(x) + p_g(x)) = \\sigma(\\log p_\\text{data}(x) - \\log p_g(x))$."""
+    return torch.sigmoid(log_p_data - log_p_g)
+
+
+# --- networks -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    arch: str = "dc"            # "mlp" (vectors, e.g. 2-D toy data) or "dc" (28x28 images in [0, 1])
+    data_dim: int = 2           # mlp only: size of a data vector
+    z_dim: int = 64
+    hidden: int = 64            # mlp: width; dc: base number of channels (of G, and of D unless d_hidden)
+    d_hidden: int = 0           # D's width or base channels (0: hidden)
+    n_layers: int = 3           # mlp only: hidden layers in G and in D
+    n_classes: int = 0          # > 0: conditional GAN (G gets a label embedding; D see d_conditioning)
+    label_dim: int = 0          # size of G's label embedding (0: z_dim)
+    d_conditioning: str = "projection"  # "projection" (Miyato & Koyama, 2018) or "concat" (one-hot input channels)
+    loss: str = "non-saturating"  # a key of LOSSES
+    gp_weight: float = 10.0     # wgan-gp only
+    d_steps: int = 1            # D updates per G update; each uses its own slice of the batch
+    spectral_norm: bool = False  # spectral normalisation of D's layers (Miyato et al., 2018)
+    d_lr_scale: float = 1.0     # D's learning rate = scale * TrainConfig.lr
+    ema: float = 0.0            # > 0: also keep an exponential moving average of G's weights for sampling
+
+
+def mlp_generator_body(cfg: GANConfig, in_dim: int) -> nn.Sequential:
+    layers, d = [], in_dim
+    for _ in range(cfg.n_layers):
+        layers += [nn.Linear(d, cfg.hidden), nn.ReLU()]
+        d = cfg.hidden
+    return nn.Sequential(*layers, nn.Linear(d, cfg.data_dim))
+
+
+def dc_generator_body(cfg: GANConfig, in_dim: int) -> nn.Sequential:
+    """DCGAN generator for 28x28 (Radford et al., 2016): project to 7x7, upsample twice with
+    stride-2 transposed convolutions (7 -> 14 -> 28), BatchNorm + ReLU, tanh output in [-1, 1]."""
+    c = cfg.hidden
+    return nn.Sequential(
+        nn.Linear(in_dim, 4 * c * 7 * 7, bias=False), nn.BatchNorm1d(4 * c * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (4 * c, 7, 7)),
+        nn.ConvTranspose2d(4 * c, 2 * c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * c), nn.ReLU(),  # 14x14
+        nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),  # 28x28
+        nn.Conv2d(c, 1, 3, padding=1), nn.Tanh(),
+    )
+
+
+class Generator(nn.Module):
+    """$G(z, y)$: the body sees $z$, concatenated with a label embedding when conditional."""
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        self.cfg = cfg
+        emb = (cfg.label_dim or cfg.z_dim) if cfg.n_classes else 0
+        self.embed = nn.Embedding(cfg.n_classes, emb) if cfg.n_classes else None
+        body = {"mlp": mlp_generator_body, "dc": dc_generator_body}[cfg.arch]
+        self.body = body(cfg, cfg.z_dim + emb)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.cfg.z_dim:
+            raise ValueError(f"z must have shape (N, {self.cfg.z_dim}), got {tuple(z.shape)}")
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("this generator is conditional: pass labels y of shape (N,)")
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.body(z)
+
+
+def _sn(layer: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(layer) if on else layer
+
+
+def _label_inputs(cfg: GANConfig) -> int:
+    """Extra input channels (or features) of a discriminator that sees the label as a one-hot input."""
+    return cfg.n_classes if cfg.n_classes and cfg.d_conditioning == "concat" else 0
+
+
+def mlp_discriminator_body(cfg: GANConfig) -> tuple[nn.Sequential, int]:
+    layers, d, width = [], cfg.data_dim + _label_inputs(cfg), cfg.d_hidden or cfg.hidden
+    for _ in range(cfg.n_layers):
+        layers += [_sn(nn.Linear(d, width), cfg.spectral_norm), nn.LeakyReLU(0.2)]
+        d = width
+    return nn.Sequential(*layers), d
+
+
+def dc_discriminator_body(cfg: GANConfig) -> tuple[nn.Sequential, int]:
+    """Strided convolutions (28 -> 14 -> 7 -> 4) with LeakyReLU(0.2). BatchNorm only for the
+    cross-entropy losses: the gradient penalty is per sample, which batch statistics break,
+    and spectral normalisation replaces it."""
+    c, sn = cfg.d_hidden or cfg.hidden, cfg.spectral_norm
+    bn = cfg.loss in ("minimax", "non-saturating") and not sn
+    norm = (lambda ch: nn.BatchNorm2d(ch)) if bn else (lambda ch: nn.Identity())
+    body = nn.Sequential(
+        _sn(nn.Conv2d(1 + _label_inputs(cfg), c, 4, stride=2, padding=1), sn), nn.LeakyReLU(0.2),             # 14x14
+        _sn(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), sn), norm(2 * c), nn.LeakyReLU(0.2),                 # 7x7
+        _sn(nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), sn), norm(4 * c), nn.LeakyReLU(0.2),             # 4x4
+        nn.Flatten(),
+    )
+    return body, 4 * c * 4 * 4
+
+
+class Discriminator(nn.Module):
+    """$D(x, y)$ returns a logit (or a critic score). Conditional: the projection discriminator
+    (Miyato & Koyama, 2018), $\\ell = w^\\top h(x) + \\mathrm{embed}(y)^\\top h(x)$."""
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        self.cfg = cfg
+        body = {"mlp": mlp_discriminator_body, "dc": dc_discriminator_body}[cfg.arch]
+        self.body, features = body(cfg)
+        self.head = _sn(nn.Linear(features, 1), cfg.spectral_norm)
+        projection = cfg.n_classes and cfg.d_conditioning == "projection"
+        self.embed = _sn(nn.Embedding(cfg.n_classes, features), cfg.spectral_norm) if projection else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.n_classes and y is None:
+            raise ValueError("this discriminator is conditional: pass labels y of shape (N,)")
+        if _label_inputs(self.cfg):  # one-hot label, as extra channels (images) or features (vectors)
+            onehot = F.one_hot(y, self.cfg.n_classes).to(x.dtype)
+            if x.dim() == 4:
+                onehot = onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, onehot], dim=1)
+        h = self.body(x)
+        logit = self.head(h).squeeze(1)  # (N,): one logit per sample, like the labels
+        if self.embed is not None:
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
+
+
+class GAN(nn.Module):
+    """Generator + discriminator with the training step of the course's loop.
+
+    For ``arch="dc"`` the data are images in [0, 1] (as :func:`genai_lib.data.load_mnist`
+    returns them); they are mapped to [-1, 1] to match G's tanh, and :meth:`sample` maps back.
+    """
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        if cfg.loss not in LOSSES:
+            raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {sorted(LOSSES)}")
+        if cfg.d_conditioning not in ("projection", "concat"):
+            raise ValueError(f"d_conditioning must be 'projection' or 'concat', got {cfg.d_conditioning!r}")
+        if cfg.arch not in ("mlp", "dc"):
+            raise ValueError(f"arch must be 'mlp' or 'dc', got {cfg.arch!r}")
+        self.cfg = cfg
+        self.G, self.D = Generator(cfg), Discriminator(cfg)
+        # The average of G's recent weights samples better than the last iterate, which
+        # oscillates in the game (Yazici et al., 2019; Karras et al., 2018).
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema else None
+
+    def configure_optimizers(self, train_cfg) -> dict[str, torch.optim.Optimizer]:
+        """Adam for each player, no weight decay (DCGAN: lr 2e-4, betas (0.5, 0.999))."""
+        return {"d": torch.optim.Adam(self.D.parameters(), lr=train_cfg.lr * self.cfg.d_lr_scale, betas=train_cfg.betas),
+                "g": torch.optim.Adam(self.G.parameters(), lr=train_cfg.lr, betas=train_cfg.betas)}
+
+    def _to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.arch == "dc":
+            if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+                raise ValueError(f"expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+            return x * 2 - 1
+        if x.dim() != 2 or x.shape[1] != self.cfg.data_dim:
+            raise ValueError(f"expected vectors of shape (N, {self.cfg.data_dim}), got {tuple(x.shape)}")
+        return x
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=next(self.parameters()).device)
+
+    def training_step(self, batch: tuple, update) -> dict[str, torch.Tensor]:
+        real = self._to_model_space(batch[0])
+        labels = batch[1] if self.cfg.n_classes else None
+        loss_d_fn, loss_g_fn = LOSSES[self.cfg.loss]
+        k = self.cfg.d_steps
+        if real.shape[0] < k:
+            raise ValueError(f"a batch of {real.shape[0]} cannot feed d_steps={k} discriminator updates")
+        reals = real.chunk(k)
+        ys = labels.chunk(k) if labels is not None else [None] * k
+        # (1) update D: push D(x) up on real data and D(G(z)) down on fakes; G is held fixed.
+        for x, y in zip(reals, ys):
+            with torch.no_grad():
+                fake = self.G(self.noise(len(x)), y)
+            loss_d = loss_d_fn(self.D(x, y), self.D(fake, y))
+            if self.cfg.loss == "wgan-gp":
+                loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x, fake, *([y] if y is not None else []))
+            loss_d = update("d", loss_d)
+        # (2) update G: make D call its samples real; D is held fixed (no gradients to its weights).
+        self.D.requires_grad_(False)
+        try:
+            y = ys[-1]
+            fake = self.G(self.noise(len(reals[-1])), y)
+            loss_g = update("g", loss_g_fn(self.D(fake, y)))
+        finally:
+            self.D.requires_grad_(True)
+        if self.G_ema is not None:
+            self.update_ema()
+        return {"d": loss_d, "g": loss_g}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """$\\bar\\theta \\leftarrow \\beta\\bar\\theta + (1-\\beta)\\theta$ for G's weights; BatchNorm statistics are copied."""
+        for avg, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            avg.lerp_(p, 1 - self.cfg.ema)
+        for avg, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            avg.copy_(b)
+
+    @torch.no_grad()
+    def sample(self, n: int | None = None, y: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples in data space: images in [0, 1] for ``dc``, vectors for ``mlp``.
+
+        Give ``n`` (fresh noise), or ``z`` (e.g. an interpolation path); conditional models
+        need labels ``y`` (N,). Runs G (its moving average, if kept) in eval mode, so
+        BatchNorm uses its running statistics.
+        """
+        if z is None:
+            if n is None:
+                n = len(y) if y is not None else None
+            if n is None:
+                raise ValueError("give n, z or y")
+            z = self.noise(n)
+        if self.cfg.n_classes and y is None:
+            raise ValueError("this GAN is conditional: pass the labels y to sample")
+        net = self.G_ema if self.G_ema is not None else self.G
+        was_training = net.training
+        net.eval()
+        x = net(z, y)
+        net.train(was_training)
+        return (x + 1) / 2 if self.cfg.arch == "dc" else x
