@@ -20,3 +20,24 @@ SHAKESPEARE_GPT = {
 
 def shakespeare_gpt_checkpoint(profile: str) -> str:
     return f"checkpoints/ch03_shakespeare_gpt_{profile}.pt"
+
+
+# --- Chapter 4: the pretrained GANs (made by scripts/pretrain.py, loaded by notebook 4b) ---
+from dataclasses import replace  # noqa: E402
+
+from .models.gan import GANConfig  # noqa: E402
+
+GAN_TRAINING = TrainConfig(steps=6000, lr=2e-4, betas=(0.5, 0.999), grad_clip=None, schedule="cosine",
+                           min_lr_ratio=0.1, eval_every=1000, checkpoint_every=500, log_every=50)
+PRETRAINED_RECIPES = {
+    # DCGAN (Radford et al., 2016): Adam(2e-4, beta1 = 0.5), BatchNorm, LeakyReLU(0.2) in D, batch 64;
+    # samples from the moving average of G's weights. G also gets a discrete latent code (10
+    # values, drawn at random; no labels are used): a continuous G fed by one Gaussian cannot map
+    # onto separate digit clusters without drawing in-between shapes; a code lets it jump.
+    "ch04_dcgan_codes": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, latent_codes=10, label_dim=10, ema=0.999),
+                             train=GAN_TRAINING, batch=64),
+    # The same networks made conditional: the label's embedding in G, a projection discriminator.
+    # The embedding is small: with one as large as z, G ignored z and drew one image per class.
+    "ch04_cgan": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, n_classes=10, label_dim=10, ema=0.999),
+                      train=replace(GAN_TRAINING, steps=5000), batch=64),
+}

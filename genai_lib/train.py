@@ -189,9 +189,22 @@ def load_checkpoint(path: str | Path, sha256: str | None = None) -> dict:
     return ckpt
 
 
+def _with_defaults(saved: dict | None, model: nn.Module) -> dict | None:
+    """A config field added to the library after a checkpoint was saved takes its default value,
+    so older checkpoints stay loadable; a non-default value still counts as a difference."""
+    cfg = getattr(model, "cfg", None)
+    if saved is None or not dataclasses.is_dataclass(cfg):
+        return saved
+    filled = dict(saved)
+    for f in dataclasses.fields(cfg):
+        if f.name not in filled and f.default is not dataclasses.MISSING:
+            filled[f.name] = f.default
+    return filled
+
+
 def check_compatible(ckpt: dict, model: nn.Module, path: str | Path) -> None:
     diffs = _differences({k: ckpt[k] for k in ("model_class",)}, {"model_class": model_identity(model)["model_class"]})
-    diffs += _differences(ckpt["model_config"], model_identity(model)["model_config"])
+    diffs += _differences(_with_defaults(ckpt["model_config"], model), model_identity(model)["model_config"])
     if diffs:
         raise CheckpointError(
             f"{path} was saved from another model or config:\n  " + "\n  ".join(diffs) +

@@ -195,3 +195,17 @@ def test_float16_loss_scaling_and_iterations_without_an_update():
     cfg = TrainConfig(steps=200, schedule="constant", grad_clip=1.0)
     fit(model, Batches(torch.zeros(4), batch_size=2), cfg, amp_dtype=torch.float16, progress=False)
     assert model.a.item() == pytest.approx(1.0, abs=1e-2) and model.b.item() == pytest.approx(-1.0, abs=1e-2)
+
+
+def test_config_field_added_later_takes_its_default(tmp_path):
+    """A checkpoint saved before a config field existed loads if the field has its default value."""
+    path = tmp_path / "run.pt"
+    model, _ = run(CFG, checkpoint=path)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["model_config"]["dropout"]  # as if saved by an older library without this field
+    torch.save(ckpt, path)
+    fresh = Tiny(TinyConfig())
+    load_weights(fresh, path)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    with pytest.raises(CheckpointError, match="dropout: checkpoint 0.1, now 0.5"):
+        load_weights(Tiny(TinyConfig(dropout=0.5)), path)

@@ -104,7 +104,8 @@ class GANConfig:
     d_hidden: int = 0           # D's width or base channels (0: hidden)
     n_layers: int = 3           # mlp only: hidden layers in G and in D
     n_classes: int = 0          # > 0: conditional GAN (G gets a label embedding; D see d_conditioning)
-    label_dim: int = 0          # size of G's label embedding (0: z_dim)
+    label_dim: int = 0          # size of G's label (or latent code) embedding (0: z_dim)
+    latent_codes: int = 0       # unconditional only: > 0 adds a uniform discrete latent code with this many values
     d_conditioning: str = "projection"  # "projection" (Miyato & Koyama, 2018) or "concat" (one-hot input channels)
     loss: str = "non-saturating"  # a key of LOSSES
     gp_weight: float = 10.0     # wgan-gp only
@@ -136,13 +137,15 @@ def dc_generator_body(cfg: GANConfig, in_dim: int) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """$G(z, y)$: the body sees $z$, concatenated with a label embedding when conditional."""
+    """$G(z, y)$: the body sees $z$, concatenated with an embedding of the label $y$ (conditional
+    GAN) or of a random discrete code $c$ (``latent_codes``; no labels are used then)."""
 
     def __init__(self, cfg: GANConfig):
         super().__init__()
         self.cfg = cfg
-        emb = (cfg.label_dim or cfg.z_dim) if cfg.n_classes else 0
-        self.embed = nn.Embedding(cfg.n_classes, emb) if cfg.n_classes else None
+        codes = cfg.n_classes or cfg.latent_codes
+        emb = (cfg.label_dim or cfg.z_dim) if codes else 0
+        self.embed = nn.Embedding(codes, emb) if codes else None
         body = {"mlp": mlp_generator_body, "dc": dc_generator_body}[cfg.arch]
         self.body = body(cfg, cfg.z_dim + emb)
 
@@ -151,7 +154,7 @@ class Generator(nn.Module):
             raise ValueError(f"z must have shape (N, {self.cfg.z_dim}), got {tuple(z.shape)}")
         if self.embed is not None:
             if y is None:
-                raise ValueError("this generator is conditional: pass labels y of shape (N,)")
+                raise ValueError("this generator takes a label or code: pass y of shape (N,)")
             z = torch.cat([z, self.embed(y)], dim=1)
         return self.body(z)
 
@@ -228,6 +231,8 @@ class GAN(nn.Module):
         super().__init__()
         if cfg.loss not in LOSSES:
             raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {sorted(LOSSES)}")
+        if cfg.n_classes and cfg.latent_codes:
+            raise ValueError("use n_classes (labels from the data) or latent_codes (random codes), not both")
         if cfg.d_conditioning not in ("projection", "concat"):
             raise ValueError(f"d_conditioning must be 'projection' or 'concat', got {cfg.d_conditioning!r}")
         if cfg.arch not in ("mlp", "dc"):
@@ -255,6 +260,12 @@ class GAN(nn.Module):
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, device=next(self.parameters()).device)
 
+    def codes(self, n: int) -> torch.Tensor | None:
+        """Random discrete codes for G (``latent_codes``), or None."""
+        if not self.cfg.latent_codes:
+            return None
+        return torch.randint(self.cfg.latent_codes, (n,), device=next(self.parameters()).device)
+
     def training_step(self, batch: tuple, update) -> dict[str, torch.Tensor]:
         real = self._to_model_space(batch[0])
         labels = batch[1] if self.cfg.n_classes else None
@@ -267,7 +278,7 @@ class GAN(nn.Module):
         # (1) update D: push D(x) up on real data and D(G(z)) down on fakes; G is held fixed.
         for x, y in zip(reals, ys):
             with torch.no_grad():
-                fake = self.G(self.noise(len(x)), y)
+                fake = self.G(self.noise(len(x)), y if y is not None else self.codes(len(x)))
             loss_d = loss_d_fn(self.D(x, y), self.D(fake, y))
             if self.cfg.loss == "wgan-gp":
                 loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x, fake, *([y] if y is not None else []))
@@ -275,8 +286,8 @@ class GAN(nn.Module):
         # (2) update G: make D call its samples real; D is held fixed (no gradients to its weights).
         self.D.requires_grad_(False)
         try:
-            y = ys[-1]
-            fake = self.G(self.noise(len(reals[-1])), y)
+            y, n = ys[-1], len(reals[-1])
+            fake = self.G(self.noise(n), y if y is not None else self.codes(n))
             loss_g = update("g", loss_g_fn(self.D(fake, y)))
         finally:
             self.D.requires_grad_(True)
@@ -308,6 +319,8 @@ class GAN(nn.Module):
             z = self.noise(n)
         if self.cfg.n_classes and y is None:
             raise ValueError("this GAN is conditional: pass the labels y to sample")
+        if self.cfg.latent_codes and y is None:
+            y = self.codes(len(z))
         net = self.G_ema if self.G_ema is not None else self.G
         was_training = net.training
         net.eval()

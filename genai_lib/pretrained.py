@@ -1,0 +1,67 @@
+"""Pretrained checkpoints: small weight files made by ``scripts/pretrain.py`` and shipped with genai_lib.
+
+Some models (a DCGAN that draws convincing digits) need more CPU time than a notebook's
+quick profile has. Their notebooks still train live for a short run, then load the
+weights that the committed script produced, with its log beside them in
+``genai_lib/weights/``. Each file is verified against ``weights/SHA256SUMS`` before use.
+Set ``GENAI_FROM_SCRATCH=1`` to train such models in the notebook instead.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from .train import FORMAT, CheckpointError, History, _save_atomic, load_checkpoint, load_weights
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+FROM_SCRATCH_ENV = "GENAI_FROM_SCRATCH"
+
+
+def from_scratch() -> bool:
+    """True when ``GENAI_FROM_SCRATCH`` asks notebooks to train instead of loading weights."""
+    value = os.environ.get(FROM_SCRATCH_ENV, "").strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{FROM_SCRATCH_ENV}={value!r}: use 1 (train from scratch) or 0 (load pretrained weights)")
+    return value in ("1", "true", "yes")
+
+
+def checksums(directory: Path = WEIGHTS_DIR) -> dict[str, str]:
+    """``file name -> SHA-256`` from ``SHA256SUMS`` (the ``sha256sum`` format)."""
+    path = directory / "SHA256SUMS"
+    if not path.exists():
+        return {}
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return {name.lstrip("*"): digest for digest, name in pairs}
+
+
+def load_pretrained(model: nn.Module, name: str, directory: Path = WEIGHTS_DIR) -> History:
+    """Load the pretrained weights ``name`` into ``model`` and return the run's history.
+
+    The model must be built with the recipe's config (see ``genai_lib.presets``); the
+    file must match its recorded checksum. Errors say what to do.
+    """
+    path = directory / f"{name}.pt"
+    expected = checksums(directory).get(path.name)
+    if not path.exists() or expected is None:
+        raise CheckpointError(
+            f"no pretrained weights {path.name} in {directory} (or no checksum for them). Reinstall genai_lib, "
+            f"run `python scripts/pretrain.py {name}`, or set {FROM_SCRATCH_ENV}=1 to train in the notebook.")
+    if path.stat().st_size < 1024 and path.read_bytes().startswith(b"version https://git-lfs"):
+        raise CheckpointError(f"{path} is a Git LFS pointer, not the weights: run `git lfs pull`.")
+    return load_weights(model, path, sha256=expected)
+
+
+def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write a checkpoint's model weights, configs and history (no optimizer state) to ``out``.
+
+    The result loads with :func:`genai_lib.train.load_weights` and is a third of the size.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    slim = {k: ckpt[k] for k in ("format", "model_class", "model_config", "train_config", "step", "model", "history")}
+    assert slim["format"] == FORMAT
+    out = Path(out)
+    _save_atomic(slim, out)
+    return out
+

@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from genai_lib import pretrained
+from genai_lib.data import Batches, sha256
+from genai_lib.models.gan import GAN, GANConfig
+from genai_lib.presets import PRETRAINED_RECIPES
+from genai_lib.train import CheckpointError, TrainConfig, fit
+
+
+def test_from_scratch_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("GENAI_FROM_SCRATCH", raising=False)
+    assert pretrained.from_scratch() is False
+    monkeypatch.setenv("GENAI_FROM_SCRATCH", "1")
+    assert pretrained.from_scratch() is True
+    monkeypatch.setenv("GENAI_FROM_SCRATCH", "maybe")
+    with pytest.raises(ValueError, match="GENAI_FROM_SCRATCH"):
+        pretrained.from_scratch()
+
+
+def small_run(tmp_path):
+    torch.manual_seed(0)
+    model = GAN(GANConfig(arch="mlp", z_dim=2, hidden=8, n_layers=1))
+    fit(model, Batches(torch.randn(64, 2), batch_size=16, seed=0), TrainConfig(steps=2, grad_clip=None),
+        checkpoint=tmp_path / "run.pt", progress=False)
+    return model
+
+
+def test_export_then_load_roundtrip_with_checksum(tmp_path):
+    model = small_run(tmp_path)
+    out = pretrained.export_weights(tmp_path / "run.pt", tmp_path / "toy.pt")
+    assert out.stat().st_size < (tmp_path / "run.pt").stat().st_size  # no optimizer state
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256(out)}  toy.pt\n")
+    assert pretrained.checksums(tmp_path) == {"toy.pt": sha256(out)}
+    fresh = GAN(GANConfig(arch="mlp", z_dim=2, hidden=8, n_layers=1))
+    history = pretrained.load_pretrained(fresh, "toy", directory=tmp_path)
+    assert history.steps == [1, 2]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, fresh.state_dict()[k])
+    other = GAN(GANConfig(arch="mlp", z_dim=2, hidden=16, n_layers=1))
+    with pytest.raises(CheckpointError, match="hidden"):
+        pretrained.load_pretrained(other, "toy", directory=tmp_path)
+
+
+def test_corrupt_missing_and_lfs_files_are_clear_errors(tmp_path):
+    small_run(tmp_path)
+    out = pretrained.export_weights(tmp_path / "run.pt", tmp_path / "toy.pt")
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  toy.pt\n")
+    model = GAN(GANConfig(arch="mlp", z_dim=2, hidden=8, n_layers=1))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        pretrained.load_pretrained(model, "toy", directory=tmp_path)
+    with pytest.raises(CheckpointError, match="GENAI_FROM_SCRATCH=1"):
+        pretrained.load_pretrained(model, "missing", directory=tmp_path)
+    out.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256(out)}  toy.pt\n")
+    with pytest.raises(CheckpointError, match="git lfs pull"):
+        pretrained.load_pretrained(model, "toy", directory=tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED_RECIPES))
+def test_shipped_weights_match_their_recipe_and_checksum(name):
+    """The files in genai_lib/weights load into the recipe's model and have a log beside them."""
+    model = GAN(PRETRAINED_RECIPES[name]["gan"])
+    history = pretrained.load_pretrained(model, name)
+    assert history.evals and (pretrained.WEIGHTS_DIR / f"{name}.log").exists()
+    assert (pretrained.WEIGHTS_DIR / f"{name}.pt").stat().st_size < 10e6
