@@ -36,6 +36,9 @@ PRETRAINED_RECIPES = {
     # onto separate digit clusters without drawing in-between shapes; a code lets it jump.
     "ch04_dcgan_codes": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, latent_codes=10, label_dim=10, ema=0.999),
                              train=GAN_TRAINING, batch=64),
+    # The same, trained twice as long.
+    "ch04_dcgan": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, latent_codes=10, label_dim=10, ema=0.999),
+                       train=replace(GAN_TRAINING, steps=12000), batch=64),
     # The same networks made conditional: the label's embedding in G, a projection discriminator.
     # The embedding is small: with one as large as z, G ignored z and drew one image per class.
     "ch04_cgan": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, n_classes=10, label_dim=10, ema=0.999),

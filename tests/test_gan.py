@@ -169,3 +169,20 @@ def test_conditional_discriminators_use_the_label(conditioning):
             model.D(x)
     with pytest.raises(ValueError, match="d_conditioning"):
         G.GAN(G.GANConfig(n_classes=10, d_conditioning="film"))
+
+
+def test_discrete_latent_codes_keep_the_gan_unconditional():
+    torch.manual_seed(0)
+    model = G.GAN(G.GANConfig(arch="dc", hidden=8, z_dim=16, latent_codes=10, label_dim=4))
+    assert model.D.embed is None and model.G.embed.num_embeddings == 10
+    images = model.sample(6)  # random codes are drawn when none are given
+    assert images.shape == (6, 1, 28, 28)
+    z = torch.randn(2, 16)
+    same_code = model.sample(z=z, y=torch.tensor([3, 3]))
+    other_code = model.sample(z=z, y=torch.tensor([4, 4]))
+    assert not torch.allclose(same_code, other_code)  # the code changes the image
+    history = fit(model, Batches(torch.rand(32, 1, 28, 28), batch_size=16, seed=0),  # no labels needed
+                  TrainConfig(steps=2, grad_clip=None), progress=False)
+    assert len(history.losses["g"]) == 2
+    with pytest.raises(ValueError, match="not both"):
+        G.GAN(G.GANConfig(n_classes=10, latent_codes=10))
