@@ -1,0 +1,115 @@
+"""Denoising diffusion (Ho et al., 2020) and DDIM sampling (Song et al., 2021), separate from the network.
+
+Forward process, fixed: $q(x_t \\mid x_{t-1}) = \\mathcal N(\\sqrt{\\alpha_t}\\,x_{t-1}, \\beta_t I)$ with
+$\\alpha_t = 1 - \\beta_t$, so with $\\bar\\alpha_t = \\prod_{s\\le t}\\alpha_s$
+
+$$q(x_t \\mid x_0) = \\mathcal N(\\sqrt{\\bar\\alpha_t}\\,x_0,\\,(1-\\bar\\alpha_t) I).$$
+
+A network $\\epsilon_\\theta(x_t, t)$ learns to predict the noise in $x_t$; the reverse process uses
+the posterior $q(x_{t-1} \\mid x_t, x_0) = \\mathcal N(\\tilde\\mu_t, \\tilde\\beta_t I)$ with $x_0$ replaced
+by its estimate. Time steps are 0-based in code: index ``i`` is step $t = i + 1$.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def linear_betas(T: int, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
+    """Ho et al.'s schedule, scaled from their T = 1000 to any T (about the same total noise;
+    capped below 1 for very short chains)."""
+    scale = 1000 / T
+    return torch.linspace(scale * beta_1, scale * beta_T, T, dtype=torch.float64).clamp(max=0.999)
+
+
+def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Nichol & Dhariwal (2021): $\\bar\\alpha_t = f(t)/f(0)$, $f(t) = \\cos^2\\big(\\frac{t/T + s}{1 + s}\\frac{\\pi}{2}\\big)$."""
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bar = f / f[0]
+    return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
+
+
+class Schedule(nn.Module):
+    """The noise schedule and every coefficient derived from it, as buffers (they follow ``.to``)."""
+
+    def __init__(self, betas: torch.Tensor):
+        super().__init__()
+        betas = betas.double()
+        if betas.dim() != 1 or not ((betas > 0) & (betas < 1)).all():
+            raise ValueError("betas must be a 1-D tensor with values in (0, 1)")
+        alphas = 1 - betas
+        alpha_bar = torch.cumprod(alphas, 0)
+        alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+        buffers = {
+            "betas": betas, "alphas": alphas, "alpha_bar": alpha_bar, "alpha_bar_prev": alpha_bar_prev,
+            # posterior q(x_{t-1} | x_t, x_0): mean = coef_x0 * x_0 + coef_xt * x_t, variance = posterior_var
+            "coef_x0": alpha_bar_prev.sqrt() * betas / (1 - alpha_bar),
+            "coef_xt": alphas.sqrt() * (1 - alpha_bar_prev) / (1 - alpha_bar),
+            "posterior_var": betas * (1 - alpha_bar_prev) / (1 - alpha_bar),
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.float())
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    def at(self, name: str, i: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Coefficient ``name`` at 0-based steps ``i`` (N,), shaped to broadcast against ``x``."""
+        return getattr(self, name)[i].view(-1, *([1] * (x.dim() - 1)))
+
+
+def q_sample(sched: Schedule, x0: torch.Tensor, i: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """A draw of $x_t \\sim q(x_t \\mid x_0)$: $\\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$."""
+    noise = torch.randn_like(x0) if noise is None else noise
+    return sched.at("alpha_bar", i, x0).sqrt() * x0 + (1 - sched.at("alpha_bar", i, x0)).sqrt() * noise
+
+
+def predict_x0(sched: Schedule, x_t: torch.Tensor, i: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Invert $q$: $\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\hat\\epsilon)/\\sqrt{\\bar\\alpha_t}$."""
+    return (x_t - (1 - sched.at("alpha_bar", i, x_t)).sqrt() * eps) / sched.at("alpha_bar", i, x_t).sqrt()
+
+
+def diffusion_loss(eps_model: Callable, sched: Schedule, x0: torch.Tensor, *cond) -> torch.Tensor:
+    """Ho et al.'s simplified objective $\\mathbb E_{t, x_0, \\epsilon}\\lVert\\epsilon - \\epsilon_\\theta(x_t, t)\\rVert^2$,
+    $t$ uniform. It is the ELBO's sum of KL terms with their per-step weights dropped."""
+    i = torch.randint(sched.T, (x0.shape[0],), device=x0.device)
+    noise = torch.randn_like(x0)
+    return F.mse_loss(eps_model(q_sample(sched, x0, i, noise), i, *cond), noise)
+
+
+@torch.no_grad()
+def ddpm_step(sched: Schedule, x_t: torch.Tensor, i: int, eps: torch.Tensor,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """One ancestral step: $x_{t-1} \\sim \\mathcal N(\\tilde\\mu_t(x_t, \\hat x_0), \\tilde\\beta_t I)$ (no noise at the last step)."""
+    idx = torch.full((x_t.shape[0],), i, device=x_t.device, dtype=torch.long)
+    x0 = predict_x0(sched, x_t, idx, eps).clamp(-1, 1)
+    mean = sched.at("coef_x0", idx, x_t) * x0 + sched.at("coef_xt", idx, x_t) * x_t
+    if i == 0:
+        return mean
+    noise = torch.randn(x_t.shape, generator=generator, device="cpu").to(x_t)
+    return mean + sched.at("posterior_var", idx, x_t).sqrt() * noise
+
+
+@torch.no_grad()
+def ddim_step(sched: Schedule, x_t: torch.Tensor, i: int, i_prev: int, eps: torch.Tensor, eta: float = 0.0,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """One DDIM step from step ``i`` to ``i_prev`` (< i; -1 means $x_0$):
+
+    $x_{prev} = \\sqrt{\\bar\\alpha_{prev}}\\,\\hat x_0 + \\sqrt{1 - \\bar\\alpha_{prev} - \\sigma^2}\\,\\hat\\epsilon + \\sigma z$,
+    $\\sigma = \\eta \\sqrt{\\tfrac{1-\\bar\\alpha_{prev}}{1-\\bar\\alpha_t}\\big(1 - \\tfrac{\\bar\\alpha_t}{\\bar\\alpha_{prev}}\\big)}$.
+    $\\eta = 0$ is deterministic; $\\eta = 1$ with consecutive steps has DDPM's variance.
+    """
+    a_t = sched.alpha_bar[i]
+    a_prev = sched.alpha_bar[i_prev] if i_prev >= 0 else torch.ones((), device=x_t.device)
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    x0 = ((x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
+    x = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+    if eta > 0 and i_prev >= 0:
+        x = x + sigma * torch.randn(x_t.shape, generator=generator, device="cpu").to(x_t)
+    return x
