@@ -34,9 +34,6 @@ PRETRAINED_RECIPES = {
     # samples from the moving average of G's weights. G also gets a discrete latent code (10
     # values, drawn at random; no labels are used): a continuous G fed by one Gaussian cannot map
     # onto separate digit clusters without drawing in-between shapes; a code lets it jump.
-    "ch04_dcgan_codes": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, latent_codes=10, label_dim=10, ema=0.999),
-                             train=GAN_TRAINING, batch=64),
-    # The same, trained twice as long.
     "ch04_dcgan": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, latent_codes=10, label_dim=10, ema=0.999),
                        train=replace(GAN_TRAINING, steps=12000), batch=64),
     # The same networks made conditional: the label's embedding in G, a projection discriminator.
