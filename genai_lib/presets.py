@@ -41,3 +41,24 @@ PRETRAINED_RECIPES = {
     "ch04_cgan": dict(gan=GANConfig(arch="dc", z_dim=64, hidden=32, n_classes=10, label_dim=10, ema=0.999),
                       train=replace(GAN_TRAINING, steps=5000), batch=64),
 }
+
+
+# --- Chapter 5: the pretrained diffusion model (made by scripts/pretrain.py, loaded by notebook 5b) ---
+from .models.diffusion import Diffusion, DiffusionConfig  # noqa: E402
+from .models.gan import GAN  # noqa: E402
+
+PRETRAINED_RECIPES["ch05_ddpm"] = dict(
+    # One label-conditional U-Net, labels dropped 20% of the time, so the same network is also
+    # the unconditional model (label "none") and classifier-free guidance can mix the two.
+    diffusion=DiffusionConfig(channels=16, n_classes=10, T=1000, schedule="linear", p_uncond=0.2, ema=0.999),
+    train=TrainConfig(steps=8000, lr=1e-3, warmup_steps=200, grad_clip=1.0, schedule="cosine", min_lr_ratio=0.1,
+                      eval_every=1000, checkpoint_every=250, log_every=50),
+    batch=128,
+    sampling=dict(steps=25, guidance=2.0),  # what the script's evaluations use (DDIM, eta = 0)
+)
+
+
+def build_pretrained(name: str):
+    """The untrained model of a pretrained recipe (a GAN or a diffusion model), on the CPU."""
+    recipe = PRETRAINED_RECIPES[name]
+    return GAN(recipe["gan"]) if "gan" in recipe else Diffusion(recipe["diffusion"])

@@ -1,6 +1,6 @@
 """Train a pretrained checkpoint shipped with genai_lib, and log how it was made.
 
-    python scripts/pretrain.py ch04_dcgan     # or ch04_cgan; resumable (rerun after an interruption)
+    python scripts/pretrain.py ch04_dcgan     # or ch04_cgan, ch05_ddpm; resumable (rerun after an interruption)
 
 Uses the recipe in ``genai_lib.presets.PRETRAINED_RECIPES``, trains with ``fit`` (checkpoint
 in ``checkpoints/pretrain_<name>.pt``), evaluates 1,000 samples with the reference
@@ -19,8 +19,7 @@ import torch
 
 from genai_lib import metrics
 from genai_lib.data import Batches, load_mnist, sha256
-from genai_lib.models.gan import GAN
-from genai_lib.presets import PRETRAINED_RECIPES
+from genai_lib.presets import PRETRAINED_RECIPES, build_pretrained
 from genai_lib.pretrained import WEIGHTS_DIR, checksums, export_weights
 from genai_lib.train import fit
 from genai_lib.utils import seed_everything
@@ -44,24 +43,38 @@ def main() -> None:
     x, y = load_mnist("train", device=device)
     clf = metrics.reference_classifier(device=device)
     real = load_mnist("test", device=device)[0][:1000]
-    gan = GAN(recipe["gan"]).to(device)
-    conditional = recipe["gan"].n_classes > 0
-    eval_labels = torch.arange(1000, device=device) % 10
+    model = build_pretrained(args.name).to(device)
+    is_gan = "gan" in recipe
+    config = recipe["gan"] if is_gan else recipe["diffusion"]
+    conditional = config.n_classes > 0
+    n_eval = 1000 if is_gan else 500  # a diffusion sample costs many network passes
+    eval_labels = torch.arange(n_eval, device=device) % 10
+    real = real[:n_eval]
 
-    def evaluate(model: GAN) -> dict:
+    def draw(model, y):
+        if is_gan:
+            return model.sample(n_eval, y=y)
+        if y is None:  # unconditional: no label, no guidance
+            return model.sample(n_eval, steps=recipe["sampling"]["steps"])
+        return model.sample(n_eval, y=y, **recipe["sampling"])
+
+    def evaluate(model) -> dict:
         with torch.random.fork_rng(devices=[]):  # fixed noise, and the run's RNG is untouched
             torch.manual_seed(1234)
-            samples = model.sample(1000, y=eval_labels if conditional else None)
-        result = metrics.evaluate_samples(clf, samples, real)
-        if conditional:
-            probs, _ = metrics.classify(clf, samples)
-            result["label_accuracy"] = (probs.argmax(1).to(device) == eval_labels).float().mean().item()
+            # a GAN that is conditional is evaluated on labelled samples; a diffusion model
+            # first unconditionally (label "none"), then guided
+            samples = draw(model, eval_labels if conditional and is_gan else None)
+            result = metrics.evaluate_samples(clf, samples, real)
+            if conditional:
+                guided = samples if is_gan else draw(model, eval_labels)
+                probs, _ = metrics.classify(clf, guided)
+                result["label_accuracy"] = (probs.argmax(1).to(device) == eval_labels).float().mean().item()
         return result
 
     log(f"# {args.name}: made by `python scripts/pretrain.py {args.name}` (seed {args.seed})")
     log(f"python {platform.python_version()}, torch {torch.__version__}, device {device}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    log(f"model: {recipe['gan']}")
+    log(f"model: {config}" + (f", sampling for evaluation: {recipe['sampling']}" if not is_gan else ""))
     log(f"training: {recipe['train']}, batch {recipe['batch']}")
     log(f"reference classifier test accuracy: {clf.test_accuracy:.4f}")
     t0 = time.time()
@@ -69,7 +82,7 @@ def main() -> None:
     ckpt = Path("checkpoints") / f"pretrain_{args.name}.pt"
     batches = Batches(x, y, batch_size=recipe["batch"], seed=args.seed) if conditional else \
         Batches(x, batch_size=recipe["batch"], seed=args.seed)
-    history = fit(gan, batches, recipe["train"], evaluate=evaluate, checkpoint=ckpt, progress=sys.stderr.isatty())
+    history = fit(model, batches, recipe["train"], evaluate=evaluate, checkpoint=ckpt, progress=sys.stderr.isatty())
     log(f"trained {recipe['train'].steps} steps; training time {history.seconds / 60:.1f} min "
         f"(this invocation {(time.time() - t0) / 60:.1f} min)")
     for e in history.evals:

@@ -65,3 +65,73 @@ def test_a_perfect_noise_prediction_recovers_x0_and_the_loss_runs():
     loss = D.diffusion_loss(lambda x, t: net(x), sched, x0)
     loss.backward()
     assert loss.item() > 0 and net.weight.grad is not None
+
+
+def test_ddim_timesteps_cover_the_chain_in_order():
+    assert D.ddim_timesteps(1000, 1000) == list(range(999, -1, -1))
+    ts = D.ddim_timesteps(1000, 10)
+    assert ts[0] == 999 and ts[-1] == 0 and len(ts) == 10 and ts == sorted(ts, reverse=True)
+    with pytest.raises(ValueError, match="between 1 and T"):
+        D.ddim_timesteps(100, 0)
+
+
+def _gaussian_data_eps(sched, mu, s):
+    """The exact noise predictor when x_0 ~ N(mu, s^2): E[eps | x_t] in closed form."""
+    def eps(x, i):
+        ab = sched.at("alpha_bar", i, x)
+        var_t = ab * s**2 + 1 - ab
+        return (1 - ab).sqrt() * (x - ab.sqrt() * mu) / var_t
+    return eps
+
+
+def test_sampling_loops_with_the_exact_noise_predictor_reproduce_the_data_distribution():
+    """For 1-D Gaussian data the optimal eps is known; DDPM and full-length DDIM must then recover N(mu, s^2)."""
+    sched = D.Schedule(D.linear_betas(1000))
+    mu, s = 0.3, 0.2
+    eps = _gaussian_data_eps(sched, mu, s)
+    x_T = torch.randn(50_000, 1, generator=torch.Generator().manual_seed(0))
+    x_ddpm, chain = D.ddpm_sample(eps, sched, x_T, record=(999, 500), generator=torch.Generator().manual_seed(1))
+    x_ddim = D.ddim_sample(eps, sched, x_T, steps=1000)
+    for x in (x_ddpm, x_ddim):
+        assert x.mean().item() == pytest.approx(mu, abs=0.01)
+        assert x.std().item() == pytest.approx(s, rel=0.05)
+    assert set(chain) == {999, 500} and torch.equal(chain[999], x_T)
+    # 20 DDIM steps: the mean is right and eta = 0 is a deterministic map of x_T (the spread is
+    # too small with so few evenly spaced steps: the discretisation error the notebook plots)
+    few = D.ddim_sample(eps, sched, x_T, steps=20)
+    assert few.mean().item() == pytest.approx(mu, abs=0.01) and few.std().item() < s
+    assert torch.equal(few, D.ddim_sample(eps, sched, x_T, steps=20))
+
+
+def test_diffusion_model_trains_a_few_steps_and_samples_images():
+    from genai_lib.train import TrainConfig, fit
+
+    torch.manual_seed(0)
+    model = D.Diffusion(D.DiffusionConfig(channels=8, n_classes=10, T=50, ema=0.9))
+    x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+    history = fit(model, iter([(x, y)] * 3), TrainConfig(steps=3, lr=1e-3), progress=False)
+    assert len(history.losses["loss"]) == 3 and all(math.isfinite(v) for v in history.losses["loss"])
+    # the moving average moved towards the trained weights, but not all the way
+    w, w_ema = model.net.inp.weight, model.net_ema.inp.weight
+    assert not torch.equal(w, w_ema)
+    for kwargs in (dict(n=4), dict(y=torch.tensor([1, 2, 3, 4]), steps=5, guidance=3.0)):
+        out = model.sample(**kwargs)
+        assert out.shape == (4, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match="conditional: give labels"):
+        model(x)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        model(torch.rand(4, 784), y[:4])
+
+
+def test_guidance_mixes_conditional_and_unconditional_predictions():
+    torch.manual_seed(0)
+    model = D.Diffusion(D.DiffusionConfig(channels=8, n_classes=3, T=10)).eval()
+    for p in model.net.out.parameters():  # the output layer starts at zero; make it say something
+        torch.nn.init.normal_(p, std=0.1)
+    x, i, y = torch.randn(2, 1, 28, 28), torch.tensor([5, 5]), torch.tensor([0, 2])
+    with torch.no_grad():
+        cond, uncond = model.net(x, i, y), model.net(x, i, None)
+        got = model.eps_fn(y, guidance=2.5)(x, i)
+    assert torch.allclose(got, uncond + 2.5 * (cond - uncond), atol=1e-5)
+    with pytest.raises(ValueError, match="conditional model"):
+        D.Diffusion(D.DiffusionConfig(channels=8, T=10)).eps_fn(y, guidance=2.0)

@@ -4,7 +4,7 @@ import torch
 from genai_lib import pretrained
 from genai_lib.data import Batches, sha256
 from genai_lib.models.gan import GAN, GANConfig
-from genai_lib.presets import PRETRAINED_RECIPES
+from genai_lib.presets import PRETRAINED_RECIPES, build_pretrained
 from genai_lib.train import CheckpointError, TrainConfig, fit
 
 
@@ -60,7 +60,7 @@ def test_corrupt_missing_and_lfs_files_are_clear_errors(tmp_path):
 @pytest.mark.parametrize("name", sorted(PRETRAINED_RECIPES))
 def test_shipped_weights_match_their_recipe_and_checksum(name):
     """The files in genai_lib/weights load into the recipe's model and have a log beside them."""
-    model = GAN(PRETRAINED_RECIPES[name]["gan"])
+    model = build_pretrained(name)
     history = pretrained.load_pretrained(model, name)
     assert history.evals and (pretrained.WEIGHTS_DIR / f"{name}.log").exists()
     assert (pretrained.WEIGHTS_DIR / f"{name}.pt").stat().st_size < 10e6

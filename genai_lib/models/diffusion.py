@@ -11,12 +11,16 @@ by its estimate. Time steps are 0-based in code: index ``i`` is step $t = i + 1$
 """
 from __future__ import annotations
 
+import copy
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .unet import UNet, UNetConfig
 
 
 def linear_betas(T: int, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
@@ -113,3 +117,123 @@ def ddim_step(sched: Schedule, x_t: torch.Tensor, i: int, i_prev: int, eps: torc
     if eta > 0 and i_prev >= 0:
         x = x + sigma * torch.randn(x_t.shape, generator=generator, device="cpu").to(x_t)
     return x
+
+
+# --- The sampling loops, written out; ``eps_fn(x_t, i)`` is any noise predictor ---------------
+
+def ddpm_sample(eps_fn: Callable, sched: Schedule, x_T: torch.Tensor, record: tuple[int, ...] = (),
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    """Ancestral sampling: all $T$ steps from $x_T \\sim \\mathcal N(0, I)$ down to $x_0$.
+
+    Returns $x_0$ and ``{i: x_i}`` for the 0-based steps in ``record`` (the state *before* step i).
+    """
+    x, chain = x_T, {}
+    for i in reversed(range(sched.T)):
+        if i in record:
+            chain[i] = x
+        idx = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+        x = ddpm_step(sched, x, i, eps_fn(x, idx), generator)
+    return x, chain
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """``steps`` evenly spaced 0-based steps from T-1 down to 0 (the subsequence DDIM visits)."""
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must be between 1 and T={T}, got {steps}")
+    return sorted({round(v) for v in torch.linspace(0, T - 1, steps).tolist()}, reverse=True)
+
+
+def ddim_sample(eps_fn: Callable, sched: Schedule, x_T: torch.Tensor, steps: int = 50, eta: float = 0.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """DDIM: jump along ``ddim_timesteps(T, steps)``; deterministic in $x_T$ when ``eta = 0``."""
+    ts = ddim_timesteps(sched.T, steps)
+    x = x_T
+    for i, i_prev in zip(ts, ts[1:] + [-1]):
+        idx = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+        x = ddim_step(sched, x, i, i_prev, eps_fn(x, idx), eta, generator)
+    return x
+
+
+# --- The model: a noise-predicting network and its schedule ------------------------------------
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    channels: int = 32          # the U-Net's width (see unet.UNetConfig)
+    n_classes: int = 0          # > 0: label-conditional, trained for classifier-free guidance
+    T: int = 1000
+    schedule: str = "linear"    # "linear" (Ho et al.) or "cosine" (Nichol & Dhariwal)
+    p_uncond: float = 0.1       # how often a label is dropped to "no label" in training
+    ema: float = 0.0            # > 0: keep a moving average of the weights for sampling
+
+
+class Diffusion(nn.Module):
+    """$\\epsilon_\\theta$ (a U-Net) with its schedule. ``forward(x, y)`` is the training loss on
+    images in [0, 1]; ``sample`` runs DDPM or DDIM, with classifier-free guidance if labelled."""
+
+    def __init__(self, cfg: DiffusionConfig = DiffusionConfig()):
+        super().__init__()
+        if cfg.schedule not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', got {cfg.schedule!r}")
+        self.cfg = cfg
+        self.net = UNet(UNetConfig(channels=cfg.channels, n_classes=cfg.n_classes))
+        self.sched = Schedule(linear_betas(cfg.T) if cfg.schedule == "linear" else cosine_betas(cfg.T))
+        self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if cfg.ema else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"expected images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
+        if self.cfg.n_classes:
+            if y is None:
+                raise ValueError("this model is conditional: give labels y (N,)")
+            drop = torch.rand(y.shape, device=y.device) < self.cfg.p_uncond
+            y = torch.where(drop, torch.full_like(y, self.cfg.n_classes), y)
+        else:
+            y = None
+        return diffusion_loss(self.net, self.sched, x * 2 - 1, y)
+
+    def training_step(self, batch: tuple, update) -> dict[str, torch.Tensor]:
+        loss = update("model", self(*batch))
+        if self.net_ema is not None:
+            with torch.no_grad():
+                for avg, p in zip(self.net_ema.parameters(), self.net.parameters()):
+                    avg.lerp_(p, 1 - self.cfg.ema)
+        return {"loss": loss}
+
+    def eps_fn(self, y: torch.Tensor | None = None, guidance: float = 1.0) -> Callable:
+        """The noise predictor the sampling loops call. With labels and guidance scale $s$,
+        $\\hat\\epsilon = \\epsilon(x_t, \\varnothing) + s\\,(\\epsilon(x_t, y) - \\epsilon(x_t, \\varnothing))$:
+        $s = 0$ ignores the label, $s = 1$ is the plain conditional model, $s > 1$ guides harder."""
+        net = self.net_ema if self.net_ema is not None else self.net
+        if y is None or guidance == 1.0:
+            return lambda x, i: net(x, i, y)
+        if not self.cfg.n_classes:
+            raise ValueError("guidance needs a conditional model (n_classes > 0)")
+        null = torch.full_like(y, self.cfg.n_classes)
+
+        def guided(x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+            e = net(torch.cat([x, x]), torch.cat([i, i]), torch.cat([y, null]))  # one batch, two predictions
+            e_cond, e_uncond = e.chunk(2)
+            return e_uncond + guidance * (e_cond - e_uncond)
+        return guided
+
+    @torch.no_grad()
+    def sample(self, n: int | None = None, y: torch.Tensor | None = None, steps: int | None = None,
+               eta: float = 0.0, guidance: float = 1.0, x_T: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images in [0, 1]. ``steps=None`` runs DDPM's full chain; an int runs DDIM with that many.
+        Give ``n`` (fresh noise, from ``generator`` if given), or ``x_T``; labels ``y`` (N,) if conditional."""
+        device = self.sched.betas.device
+        if x_T is None:
+            n = n if n is not None else (len(y) if y is not None else None)
+            if n is None:
+                raise ValueError("give n, y or x_T")
+            x_T = torch.randn((n, 1, 28, 28), generator=generator, device="cpu").to(device)
+        if y is not None and len(y) != len(x_T):
+            raise ValueError(f"{len(y)} labels for {len(x_T)} samples")
+        was_training = self.training
+        self.eval()
+        eps = self.eps_fn(y, guidance)
+        x0 = (ddpm_sample(eps, self.sched, x_T, generator=generator)[0] if steps is None
+              else ddim_sample(eps, self.sched, x_T, steps, eta, generator))
+        self.train(was_training)
+        return ((x0 + 1) / 2).clamp(0, 1)
