@@ -153,3 +153,30 @@ def test_gan_checks():
 
     assert check.slerp(slerp)
     assert not check.slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)  # linear interpolation
+
+
+def test_chapter5_checks():
+    import math
+
+    def log_prob(x, scale, shift):
+        z = (x - shift) / scale
+        return (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(-1) - scale.log().sum()
+    assert check.affine_flow_log_prob(log_prob)
+    # forgetting the log-determinant is the classic mistake
+    assert not check.affine_flow_log_prob(lambda x, scale, shift: (-0.5 * ((x - shift) / scale) ** 2
+                                                                    - 0.5 * math.log(2 * math.pi)).sum(-1))
+
+    def q(x0, ab, noise):
+        ab = ab.view(-1, 1, 1, 1)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    assert check.q_sample(q)
+    assert not check.q_sample(lambda x0, ab, noise: ab.view(-1, 1, 1, 1) * x0 + (1 - ab).view(-1, 1, 1, 1) * noise)
+
+    assert check.alpha_bar(lambda betas: torch.cumprod(1 - betas, 0))
+    assert not check.alpha_bar(lambda betas: 1 - torch.cumsum(betas, 0))  # a first-order approximation
+
+    def ddim(x_t, eps, a_t, a_prev):
+        x0 = (x_t - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+        return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+    assert check.ddim_step(ddim)
+    assert not check.ddim_step(lambda x_t, eps, a_t, a_prev: math.sqrt(a_prev / a_t) * x_t)  # drops the noise term
