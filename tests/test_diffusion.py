@@ -67,6 +67,22 @@ def test_a_perfect_noise_prediction_recovers_x0_and_the_loss_runs():
     assert loss.item() > 0 and net.weight.grad is not None
 
 
+def test_ddim_step_with_a_clipped_x0_stays_on_the_path_to_that_x0():
+    # A predictor that says "x0 = 3" (out of range) for every x_t. After clipping, x0 = 1, and the
+    # deterministic step must keep x_t = sqrt(ab) * 1 + sqrt(1 - ab) * e with the same e (DDIM's path
+    # to the clipped x0). Keeping the network's own eps instead breaks that, which is what ruined
+    # guided samples before the fix.
+    sched = D.Schedule(D.linear_betas(1000))
+    x_t = torch.randn(1000, 1)
+    ab = sched.alpha_bar
+    eps = (x_t - ab[600].sqrt() * 3.0) / (1 - ab[600]).sqrt()
+    x_prev = D.ddim_step(sched, x_t, 600, 400, eps)
+    e_t = (x_t - ab[600].sqrt()) / (1 - ab[600]).sqrt()
+    e_prev = (x_prev - ab[400].sqrt()) / (1 - ab[400]).sqrt()
+    assert torch.allclose(e_prev, e_t, atol=1e-4)
+    assert torch.allclose(D.ddim_step(sched, x_t, 600, -1, eps), torch.ones_like(x_t), atol=1e-5)
+
+
 def test_ddim_timesteps_cover_the_chain_in_order():
     assert D.ddim_timesteps(1000, 1000) == list(range(999, -1, -1))
     ts = D.ddim_timesteps(1000, 10)
@@ -133,5 +149,7 @@ def test_guidance_mixes_conditional_and_unconditional_predictions():
         cond, uncond = model.net(x, i, y), model.net(x, i, None)
         got = model.eps_fn(y, guidance=2.5)(x, i)
     assert torch.allclose(got, uncond + 2.5 * (cond - uncond), atol=1e-5)
+    with torch.no_grad():  # s = 0 is the "no label" network alone (one pass, not two)
+        assert torch.allclose(model.eps_fn(y, guidance=0.0)(x, i), uncond, atol=1e-6)
     with pytest.raises(ValueError, match="conditional model"):
         D.Diffusion(D.DiffusionConfig(channels=8, T=10)).eps_fn(y, guidance=2.0)

@@ -108,11 +108,17 @@ def ddim_step(sched: Schedule, x_t: torch.Tensor, i: int, i_prev: int, eps: torc
     $x_{prev} = \\sqrt{\\bar\\alpha_{prev}}\\,\\hat x_0 + \\sqrt{1 - \\bar\\alpha_{prev} - \\sigma^2}\\,\\hat\\epsilon + \\sigma z$,
     $\\sigma = \\eta \\sqrt{\\tfrac{1-\\bar\\alpha_{prev}}{1-\\bar\\alpha_t}\\big(1 - \\tfrac{\\bar\\alpha_t}{\\bar\\alpha_{prev}}\\big)}$.
     $\\eta = 0$ is deterministic; $\\eta = 1$ with consecutive steps has DDPM's variance.
+
+    $\\hat x_0$ is clipped to the data range $[-1, 1]$, and $\\hat\\epsilon$ is then re-derived from the
+    clipped $\\hat x_0$ so that the two stay consistent with $x_t$. Clipping $\\hat x_0$ but keeping the
+    network's $\\hat\\epsilon$ moves $x_{prev}$ off the path DDIM assumes; with guidance, which pushes
+    $\\hat x_0$ far out of range at large $t$, that mismatch ruined whole digits (tested).
     """
     a_t = sched.alpha_bar[i]
     a_prev = sched.alpha_bar[i_prev] if i_prev >= 0 else torch.ones((), device=x_t.device)
     sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
     x0 = ((x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
+    eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
     x = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
     if eta > 0 and i_prev >= 0:
         x = x + sigma * torch.randn(x_t.shape, generator=generator, device="cpu").to(x_t)
@@ -209,6 +215,8 @@ class Diffusion(nn.Module):
         if not self.cfg.n_classes:
             raise ValueError("guidance needs a conditional model (n_classes > 0)")
         null = torch.full_like(y, self.cfg.n_classes)
+        if guidance == 0.0:  # the label is ignored: the unconditional network alone, one pass
+            return lambda x, i: net(x, i, null)
 
         def guided(x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
             e = net(torch.cat([x, x]), torch.cat([i, i]), torch.cat([y, null]))  # one batch, two predictions
