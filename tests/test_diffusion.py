@@ -149,6 +149,11 @@ def test_guidance_mixes_conditional_and_unconditional_predictions():
         cond, uncond = model.net(x, i, y), model.net(x, i, None)
         got = model.eps_fn(y, guidance=2.5)(x, i)
     assert torch.allclose(got, uncond + 2.5 * (cond - uncond), atol=1e-5)
+    x_T, y4 = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+    whole = model.sample(y=y4, x_T=x_T, steps=3, guidance=2.0)
+    in_chunks = model.sample(y=y4, x_T=x_T, steps=3, guidance=2.0, batch_size=3)  # labels must follow their images
+    assert torch.allclose(whole, in_chunks, atol=1e-5)
+    assert not torch.allclose(whole[:3], model.sample(y=y4.roll(1), x_T=x_T, steps=3, guidance=2.0)[:3], atol=1e-3)
     with torch.no_grad():  # s = 0 is the "no label" network alone (one pass, not two)
         assert torch.allclose(model.eps_fn(y, guidance=0.0)(x, i), uncond, atol=1e-6)
     with pytest.raises(ValueError, match="conditional model"):

@@ -227,9 +227,12 @@ class Diffusion(nn.Module):
     @torch.no_grad()
     def sample(self, n: int | None = None, y: torch.Tensor | None = None, steps: int | None = None,
                eta: float = 0.0, guidance: float = 1.0, x_T: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, batch_size: int | None = None) -> torch.Tensor:
         """Images in [0, 1]. ``steps=None`` runs DDPM's full chain; an int runs DDIM with that many.
-        Give ``n`` (fresh noise, from ``generator`` if given), or ``x_T``; labels ``y`` (N,) if conditional."""
+        Give ``n`` (fresh noise, from ``generator`` if given), or ``x_T``; labels ``y`` (N,) if conditional.
+
+        Samples are drawn ``batch_size`` at a time (default: 64 on a CPU, where small batches stay
+        in cache and ran about 3x faster than 512 at once on two cores; 1024 on a GPU)."""
         device = self.sched.betas.device
         if x_T is None:
             n = n if n is not None else (len(y) if y is not None else None)
@@ -238,10 +241,15 @@ class Diffusion(nn.Module):
             x_T = torch.randn((n, 1, 28, 28), generator=generator, device="cpu").to(device)
         if y is not None and len(y) != len(x_T):
             raise ValueError(f"{len(y)} labels for {len(x_T)} samples")
+        if batch_size is None:
+            batch_size = 1024 if x_T.device.type == "cuda" else 64
         was_training = self.training
         self.eval()
-        eps = self.eps_fn(y, guidance)
-        x0 = (ddpm_sample(eps, self.sched, x_T, generator=generator)[0] if steps is None
-              else ddim_sample(eps, self.sched, x_T, steps, eta, generator))
+        out = []
+        for k in range(0, len(x_T), batch_size):
+            x, y_k = x_T[k:k + batch_size], (y[k:k + batch_size] if y is not None else None)
+            eps = self.eps_fn(y_k, guidance)
+            out.append(ddpm_sample(eps, self.sched, x, generator=generator)[0] if steps is None
+                       else ddim_sample(eps, self.sched, x, steps, eta, generator))
         self.train(was_training)
-        return ((x0 + 1) / 2).clamp(0, 1)
+        return ((torch.cat(out) + 1) / 2).clamp(0, 1)
