@@ -149,12 +149,18 @@ def test_guidance_mixes_conditional_and_unconditional_predictions():
         cond, uncond = model.net(x, i, y), model.net(x, i, None)
         got = model.eps_fn(y, guidance=2.5)(x, i)
     assert torch.allclose(got, uncond + 2.5 * (cond - uncond), atol=1e-5)
-    x_T, y4 = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
-    whole = model.sample(y=y4, x_T=x_T, steps=3, guidance=2.0)
-    in_chunks = model.sample(y=y4, x_T=x_T, steps=3, guidance=2.0, batch_size=3)  # labels must follow their images
-    assert torch.allclose(whole, in_chunks, atol=1e-5)
-    assert not torch.allclose(whole[:3], model.sample(y=y4.roll(1), x_T=x_T, steps=3, guidance=2.0)[:3], atol=1e-3)
     with torch.no_grad():  # s = 0 is the "no label" network alone (one pass, not two)
         assert torch.allclose(model.eps_fn(y, guidance=0.0)(x, i), uncond, atol=1e-6)
     with pytest.raises(ValueError, match="conditional model"):
         D.Diffusion(D.DiffusionConfig(channels=8, T=10)).eps_fn(y, guidance=2.0)
+
+
+def test_sampling_in_batches_keeps_each_label_with_its_image():
+    torch.manual_seed(0)
+    model = D.Diffusion(D.DiffusionConfig(channels=8, n_classes=3, T=10)).eval()
+    for p in model.net.out.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x_T, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+    whole = model.sample(y=y, x_T=x_T, steps=3, guidance=2.0)
+    assert torch.allclose(model.sample(y=y, x_T=x_T, steps=3, guidance=2.0, batch_size=3), whole, atol=1e-5)
+    assert not torch.allclose(model.sample(y=y.roll(1), x_T=x_T, steps=3, guidance=2.0)[:3], whole[:3], atol=1e-3)
