@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .validate import check_int, check_number, check_tensor, fail
+
 DATA_ENV = "GENAI_DATA_DIR"
 CACHE_ENV = "GENAI_CACHE_DIR"
 
@@ -199,6 +201,10 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
     generator that covers only some of the well-separated modes is easy to see and count.
     Returns the points (n, 2) and the mode centres (modes, 2).
     """
+    check_int(n, "n", low=1)
+    check_int(modes, "modes", low=1)
+    check_number(radius, "radius", 0, low_open=True)
+    check_number(std, "std", 0)
     angles = torch.arange(modes, dtype=torch.float32) * (2 * torch.pi / modes)
     centres = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     which = torch.randint(modes, (n,), generator=generator)
@@ -240,6 +246,8 @@ def load_shakespeare(val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Ten
     The split is fixed: the first 90% of the text trains, the last 10% validates
     (the nanoGPT convention), so numbers are comparable across runs and chapters.
     """
+    check_number(val_fraction, "val_fraction", 0, 1, low_open=True, high_open=True,
+                 fix="0.1 keeps the last 10% of the text for validation")
     text = fetch("tinyshakespeare", "input.txt").read_text(encoding="utf-8")
     tok = CharTokenizer.from_text(text)
     ids = tok.encode(text)
@@ -259,14 +267,19 @@ class Batches:
     def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0,
                  drop_last: bool = True):
         if not tensors:
-            raise ValueError("Batches needs at least one tensor")
+            raise ValueError("Batches needs at least one tensor, e.g. Batches(x, batch_size=128)")
+        for k, t in enumerate(tensors):
+            check_tensor(t, f"tensors[{k}]", what="a data tensor (N, ...)")
+            if t.dim() == 0:
+                fail(f"tensors[{k}]", "a data tensor with one row per example", "a 0-dimensional tensor")
         n = len(tensors[0])
         if any(len(t) != n for t in tensors):
             raise ValueError(f"all tensors need the same first dimension, got {[len(t) for t in tensors]}")
-        if not 0 < batch_size <= n:
-            raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
+        check_int(batch_size, "batch_size", 1, n, fix=f"the data hold {n} examples")
+        check_int(seed, "seed")
         self.tensors, self.n, self.batch_size = tensors, n, batch_size
         self.seed, self.drop_last = seed, drop_last
+        self.fingerprint = fingerprint(*tensors)
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
@@ -291,11 +304,11 @@ class Batches:
         return tuple(t[idx] for t in self.tensors)
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos, "seed": self.seed}
+        return {"epoch": self.epoch, "pos": self.pos, "seed": self.seed, "batch_size": self.batch_size,
+                "drop_last": self.drop_last, "fingerprint": self.fingerprint}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["seed"] != self.seed:
-            raise ValueError(f"batch iterator seed {self.seed} differs from the checkpoint's {state['seed']}")
+        _check_same_stream(state, self.state_dict())
         self.epoch, self.pos = state["epoch"], state["pos"]
         self._perm = self._permutation(self.epoch)
 
@@ -309,10 +322,16 @@ class TextBatches:
 
     def __init__(self, ids: torch.Tensor, block_size: int, batch_size: int, seed: int = 0,
                  device: str | torch.device = "cpu"):
-        if ids.dim() != 1 or len(ids) <= block_size:
-            raise ValueError(f"need a 1-D token sequence longer than block_size={block_size}, got shape {tuple(ids.shape)}")
+        check_tensor(ids, "ids", ndim=1, floating=False, what="a 1-D sequence of token ids")
+        check_int(block_size, "block_size", low=1)
+        check_int(batch_size, "batch_size", low=1)
+        check_int(seed, "seed")
+        if len(ids) <= block_size:
+            fail("ids", f"a token sequence longer than block_size={block_size}", f"{len(ids)} tokens",
+                 "Use a shorter block_size or more text")
         self.ids, self.block_size, self.batch_size = ids.to(device), block_size, batch_size
         self.seed, self.i = seed, 0
+        self.fingerprint = fingerprint(ids)
 
     def __iter__(self):
         return self
@@ -327,9 +346,34 @@ class TextBatches:
         return x, y
 
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "i": self.i}
+        return {"seed": self.seed, "i": self.i, "batch_size": self.batch_size, "block_size": self.block_size,
+                "fingerprint": self.fingerprint}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["seed"] != self.seed:
-            raise ValueError(f"batch iterator seed {self.seed} differs from the checkpoint's {state['seed']}")
+        _check_same_stream(state, self.state_dict())
         self.i = state["i"]
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """A short hash that tells data sets apart: shapes, dtypes, the exact sum and about 65k values
+    spread evenly over each tensor. Cheap (milliseconds for MNIST), so every batch iterator
+    records it and a checkpoint cannot silently resume on other data."""
+    h = hashlib.sha256()
+    for k, t in enumerate(tensors):
+        check_tensor(t, f"tensors[{k}]", nonempty=False)
+        flat = t.detach().reshape(-1)
+        wide = torch.float64 if flat.is_floating_point() else torch.int64
+        sample = flat[:: max(1, flat.numel() // 65536)].to(wide).cpu().numpy()
+        h.update(f"{tuple(t.shape)} {t.dtype} {flat.sum(dtype=wide).item()!r}".encode())
+        h.update(sample.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _check_same_stream(saved: dict, current: dict) -> None:
+    """A resumed batch iterator must serve the batches the saved run would have: same seed, batch
+    size and data. Keys an older checkpoint did not record are not compared."""
+    names = {"fingerprint": "data (fingerprint)"}
+    for key, now in current.items():
+        if key in ("epoch", "pos", "i") or key not in saved or saved[key] == now:
+            continue
+        raise ValueError(f"the batch iterator's {names.get(key, key)} is {now!r}, the checkpoint's is {saved[key]!r}")

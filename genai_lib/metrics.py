@@ -24,8 +24,10 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-from .data import Batches, cache_dir, load_mnist
-from .train import CheckpointError, TrainConfig, fit, load_weights
+from .data import CACHE_ENV, Batches, cache_dir, load_mnist
+from .train import CheckpointError, TrainConfig, check_writable, fit, load_weights
+from .validate import check_choice, check_images as _check_images, check_int, check_number, check_probabilities, \
+    check_tensor, fail
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,22 @@ REFERENCE_BATCH = 128
 
 
 def check_images(x: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
-    """Images must be (N, 1, 28, 28) in [0, 1]; a small numerical overshoot is clamped."""
-    if x.dim() == 3:
+    """Images must be (N, 1, 28, 28) (or (N, 28, 28)) in [0, 1], finite and not empty; an overshoot
+    within ``tol`` (float rounding of a decoder's output) is clamped, anything more is an error."""
+    if isinstance(x, torch.Tensor) and x.dim() == 3:
         x = x.unsqueeze(1)
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < -tol or hi > 1 + tol:
-        hint = " Did you forget to map tanh outputs with (x + 1) / 2?" if lo < -0.1 else ""
-        raise ValueError(f"expected pixel values in [0, 1], got range [{lo:.3f}, {hi:.3f}].{hint}")
-    return x.clamp(0, 1)
+    x = x.cpu() if isinstance(x, torch.Tensor) else x  # metrics run on the CPU, where values are cheap to read
+    return _check_images(x, "images", tol=tol).clamp(0, 1)
 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> float:
+    """Share of examples whose most likely class is the label."""
+    check_tensor(x, "x", what="inputs (N, ...)")
+    check_tensor(y, "y", ndim=1, floating=False, what="labels (N,)")
+    if len(x) != len(y):
+        fail("y", f"one label per input ({len(x)})", f"{len(y)} labels")
+    check_int(batch_size, "batch_size", low=1)
     model.eval()
     correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
                   for i in range(0, len(x), batch_size))
@@ -94,7 +98,10 @@ def reference_classifier(dataset: str = "mnist", device: str | torch.device = "c
     The caller's random state is left as it was. Its test accuracy is stored on the model
     as ``test_accuracy``.
     """
+    check_choice(dataset, "dataset", ("mnist", "fashion-mnist"))
     path = cache_dir() / f"reference-{dataset}-v1.pt"
+    if not path.exists():  # it will be trained and saved: fail now, not after training
+        check_writable(path.parent, f"the reference classifier (set {CACHE_ENV} to a writable directory)")
     with torch.random.fork_rng(devices=[]):  # seed our own training, not the caller's notebook
         torch.manual_seed(0)
         model = ReferenceCNN().to(device)
@@ -116,6 +123,7 @@ def reference_classifier(dataset: str = "mnist", device: str | torch.device = "c
 def classify(model: ReferenceCNN, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
     """Class probabilities (N, C) and features (N, F) of images in [0, 1]."""
     images = check_images(images)
+    check_int(batch_size, "batch_size", low=1)
     device = next(model.parameters()).device
     model.eval()
     probs, feats = [], []
@@ -126,13 +134,22 @@ def classify(model: ReferenceCNN, images: torch.Tensor, batch_size: int = 2000) 
     return torch.cat(probs).cpu(), torch.cat(feats).cpu()
 
 
+def _check_probs(probs: torch.Tensor, threshold: float) -> None:
+    check_probabilities(probs, "probs")
+    if len(probs) == 0:
+        fail("probs", "at least one row", "an empty tensor")
+    check_number(threshold, "threshold", 0, 1, low_open=True)
+
+
 def confident_rate(probs: torch.Tensor, threshold: float = 0.9) -> float:
     """Share of samples whose most likely class has probability >= ``threshold``."""
+    _check_probs(probs, threshold)
     return (probs.max(1).values >= threshold).float().mean().item()
 
 
 def class_counts(probs: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
     """How many confident samples fall in each class. (C,)"""
+    _check_probs(probs, threshold)
     confident = probs.max(1).values >= threshold
     return torch.bincount(probs.argmax(1)[confident], minlength=probs.shape[1])
 
@@ -142,8 +159,18 @@ def class_coverage(probs: torch.Tensor, threshold: float = 0.9) -> int:
     return int((class_counts(probs, threshold) > 0).sum())
 
 
+def _check_features(f: torch.Tensor, name: str, min_rows: int) -> None:
+    check_tensor(f, name, ndim=2, floating=True, what="features (N, F)", nonempty=False)
+    if len(f) < min_rows:
+        fail(name, f"at least {min_rows} samples", f"{len(f)}", "Use more samples: these metrics are "
+             "estimates over a set, and few samples make them meaningless")
+    if not torch.isfinite(f).all():
+        fail(name, "finite features", "NaN or inf values")
+
+
 def gaussian_stats(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of features, in float64 for a stable matrix square root."""
+    _check_features(features, "features", min_rows=2)
     f = features.double().cpu().numpy()
     return f.mean(0), np.cov(f, rowvar=False)
 
@@ -155,6 +182,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1),) * 2:
         raise ValueError(f"shapes do not match: mu {mu1.shape} {mu2.shape}, sigma {sigma1.shape} {sigma2.shape}")
+    if not all(np.isfinite(a).all() for a in (mu1, mu2, sigma1, sigma2)):
+        fail("mu1, sigma1, mu2, sigma2", "finite", "NaN or inf values")
     with warnings.catch_warnings():  # a singular product is handled just below
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         covmean = linalg.sqrtm(sigma1 @ sigma2)
@@ -166,7 +195,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def classifier_fid(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
-    """Fréchet distance between the Gaussians fitted to two sets of classifier features."""
+    """Fréchet distance between the Gaussians fitted to two sets of classifier features.
+
+    Needs at least 2 samples in each set; with fewer samples than feature dimensions the
+    covariances are singular and the estimate is strongly biased upwards (Chong & Forsyth, 2020),
+    so compare FIDs only at equal sample sizes."""
+    _check_features(real_features, "real_features", min_rows=2)
+    _check_features(fake_features, "fake_features", min_rows=2)
+    if real_features.shape[1] != fake_features.shape[1]:
+        fail("fake_features", f"features of the same size as real_features ({real_features.shape[1]})",
+             f"{fake_features.shape[1]}")
     return frechet_distance(*gaussian_stats(real_features), *gaussian_stats(fake_features))
 
 
@@ -190,6 +228,12 @@ def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k
     it (are the samples realistic?); recall = share of real samples inside the fake
     manifold built the same way (is the data's variety covered?).
     """
+    check_int(k, "k", low=1)
+    _check_features(real_features, "real_features", min_rows=k + 1)
+    _check_features(fake_features, "fake_features", min_rows=k + 1)
+    if real_features.shape[1] != fake_features.shape[1]:
+        fail("fake_features", f"features of the same size as real_features ({real_features.shape[1]})",
+             f"{fake_features.shape[1]}")
     real, fake = real_features.float(), fake_features.float()
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"need more than k={k} samples in each set, got {len(real)} and {len(fake)}")
@@ -218,8 +262,16 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
     centre (Srivastava et al., 2017); a mode is *covered* if at least ``min_share`` of the
     samples are high-quality samples of it (with 8 equal modes, a fair share is 12.5%).
     """
+    check_tensor(centres, "centres", ndim=2, floating=True, what="mode centres (M, D)")
+    check_tensor(samples, "samples", floating=True, what=f"samples (N, {centres.shape[1]})",
+                 nonempty=False)
     if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
         raise ValueError(f"samples must have shape (N, {centres.shape[1]}), got {tuple(samples.shape)}")
+    if len(samples) == 0:
+        fail("samples", "at least one sample", "none", "An empty set would cover no mode, not every mode")
+    check_number(std, "std", 0, low_open=True)
+    check_number(sigmas, "sigmas", 0, low_open=True)
+    check_number(min_share, "min_share", 0, 1, low_open=True)
     dist = torch.cdist(samples.float().cpu(), centres.float().cpu())  # (N, modes)
     nearest_dist, nearest = dist.min(1)
     good = nearest_dist <= sigmas * std
@@ -230,7 +282,12 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:
     """Rows of :func:`evaluate_samples` results as an aligned text table, one row per model."""
+    if not isinstance(rows, dict) or not rows:
+        fail("rows", "a non-empty dict {row name: {column: value}}", repr(rows)[:80])
     columns = list(next(iter(rows.values())))
+    for name, r in rows.items():
+        if list(r) != columns:
+            fail(f"rows[{name!r}]", f"the same columns as the first row {columns}", list(r))
     width = max(len(name) for name in rows) + 2
     lines = [" " * width + "".join(f"{c:>16s}" for c in columns)]
     lines += [f"{name:{width}s}" + "".join(f"{r[c]:16.3f}" for c in columns) for name, r in rows.items()]

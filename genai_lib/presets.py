@@ -19,6 +19,10 @@ SHAKESPEARE_GPT = {
 
 
 def shakespeare_gpt_checkpoint(profile: str) -> str:
+    from .runtime import PROFILES
+    from .validate import check_choice
+
+    check_choice(profile, "profile", PROFILES)
     return f"checkpoints/ch03_shakespeare_gpt_{profile}.pt"
 
 
@@ -63,5 +67,7 @@ PRETRAINED_RECIPES["ch05_ddpm"] = dict(
 
 def build_pretrained(name: str):
     """The untrained model of a pretrained recipe (a GAN or a diffusion model), on the CPU."""
+    if name not in PRETRAINED_RECIPES:
+        raise ValueError(f"name must be one of {sorted(PRETRAINED_RECIPES)}, got {name!r}")
     recipe = PRETRAINED_RECIPES[name]
     return GAN(recipe["gan"]) if "gan" in recipe else Diffusion(recipe["diffusion"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from torch import nn
 
 from .train import FORMAT, CheckpointError, History, _save_atomic, load_checkpoint, load_weights
+from .validate import fail
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 FROM_SCRATCH_ENV = "GENAI_FROM_SCRATCH"
@@ -42,8 +43,10 @@ def load_pretrained(model: nn.Module, name: str, directory: Path = WEIGHTS_DIR) 
     The model must be built with the recipe's config (see ``genai_lib.presets``); the
     file must match its recorded checksum. Errors say what to do.
     """
-    path = directory / f"{name}.pt"
-    expected = checksums(directory).get(path.name)
+    if not isinstance(name, str) or not name or "/" in name or name.endswith(".pt"):
+        fail("name", "a recipe name such as 'ch04_dcgan' (no path, no .pt)", repr(name))
+    path = Path(directory) / f"{name}.pt"
+    expected = checksums(Path(directory)).get(path.name)
     if not path.exists() or expected is None:
         raise CheckpointError(
             f"no pretrained weights {path.name} in {directory} (or no checksum for them). Reinstall genai_lib, "
@@ -53,11 +56,18 @@ def load_pretrained(model: nn.Module, name: str, directory: Path = WEIGHTS_DIR) 
     return load_weights(model, path, sha256=expected)
 
 
-def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
+def export_weights(checkpoint: str | Path, out: str | Path, overwrite: bool = False) -> Path:
     """Write a checkpoint's model weights, configs and history (no optimizer state) to ``out``.
 
     The result loads with :func:`genai_lib.train.load_weights` and is a third of the size.
+    ``out`` must not be the checkpoint itself, and an existing ``out`` is replaced only with
+    ``overwrite=True`` (``scripts/pretrain.py`` replaces the shipped weights that way).
     """
+    if Path(out).resolve() == Path(checkpoint).resolve():
+        fail("out", "another file than the checkpoint", str(out),
+             "Exporting in place would drop the training state: write the weights elsewhere")
+    if Path(out).exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it, or choose another path")
     ckpt = load_checkpoint(checkpoint)
     slim = {k: ckpt[k] for k in ("format", "model_class", "model_config", "train_config", "step", "model", "history")}
     assert slim["format"] == FORMAT

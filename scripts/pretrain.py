@@ -87,7 +87,7 @@ def main() -> None:
         f"(this invocation {(time.time() - t0) / 60:.1f} min)")
     for e in history.evals:
         log("eval " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()))
-    out = export_weights(ckpt, WEIGHTS_DIR / f"{args.name}.pt")
+    out = export_weights(ckpt, WEIGHTS_DIR / f"{args.name}.pt", overwrite=True)
     digest = sha256(out)
     sums = checksums()
     sums[out.name] = digest

@@ -84,7 +84,7 @@ def test_generator_makes_mnist_shaped_images_and_d_one_logit_per_image():
         model.sample(4)
     with pytest.raises(ValueError, match=r"\(N, 64\)"):
         model.G(torch.randn(4, 10), torch.arange(4))
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ValueError, match="GANConfig.loss must be one of"):
         G.GAN(G.GANConfig(loss="wasserstein"))
 
 

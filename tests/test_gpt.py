@@ -78,7 +78,7 @@ def test_bad_inputs_are_clear():
         model(torch.tensor([[1, 11]]))
     with pytest.raises(ValueError, match="exceeds block_size"):
         model(torch.zeros(1, 17, dtype=torch.long))
-    with pytest.raises(ValueError, match="dtype long"):
+    with pytest.raises(TypeError, match="dtype torch.long"):
         model(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="divisible"):
         GPT(GPTConfig(n_embd=30, n_head=4))

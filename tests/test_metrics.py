@@ -44,7 +44,7 @@ def test_precision_recall_extremes_and_mode_dropping():
     fake = fake[fake[:, 0] > 0][:500]
     p, r = metrics.precision_recall(real, fake)
     assert p > 0.8 and r < 0.75
-    with pytest.raises(ValueError, match="more than k"):
+    with pytest.raises(ValueError, match="at least 4 samples"):
         metrics.precision_recall(real[:3], fake)
 
 

@@ -98,7 +98,7 @@ def test_vae_shape_errors_are_clear():
         model(torch.rand(2, 784))
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
         model.decode(torch.randn(2, 5))
-    with pytest.raises(ValueError, match="unknown arch"):
+    with pytest.raises(ValueError, match="VAEConfig.arch must be one of"):
         V.VAE(V.VAEConfig(arch="transformer"))
 
 

@@ -20,18 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_choice, check_images, check_int, check_labels, check_number, check_tensor, fail
 from .unet import UNet, UNetConfig
 
 
 def linear_betas(T: int, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
     """Ho et al.'s schedule, scaled from their T = 1000 to any T (about the same total noise;
     capped below 1 for very short chains)."""
+    check_int(T, "T", low=1)
     scale = 1000 / T
     return torch.linspace(scale * beta_1, scale * beta_T, T, dtype=torch.float64).clamp(max=0.999)
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """Nichol & Dhariwal (2021): $\\bar\\alpha_t = f(t)/f(0)$, $f(t) = \\cos^2\\big(\\frac{t/T + s}{1 + s}\\frac{\\pi}{2}\\big)$."""
+    check_int(T, "T", low=1)
     t = torch.arange(T + 1, dtype=torch.float64)
     f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
     alpha_bar = f / f[0]
@@ -68,20 +71,33 @@ class Schedule(nn.Module):
         return getattr(self, name)[i].view(-1, *([1] * (x.dim() - 1)))
 
 
+def _check_steps(sched: Schedule, i: torch.Tensor, x: torch.Tensor) -> None:
+    """0-based steps (N,), one per example, in [0, T)."""
+    check_tensor(x, "x", floating=True, what="a batch (N, ...)")
+    check_labels(i, "i", sched.T, len(x), what="0-based time steps")
+
+
+def _check_step_index(i: int, T: int, name: str = "i", low: int = 0) -> None:
+    check_int(i, name, low, T - 1)
+
+
 def q_sample(sched: Schedule, x0: torch.Tensor, i: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
     """A draw of $x_t \\sim q(x_t \\mid x_0)$: $\\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$."""
+    _check_steps(sched, i, x0)
     noise = torch.randn_like(x0) if noise is None else noise
     return sched.at("alpha_bar", i, x0).sqrt() * x0 + (1 - sched.at("alpha_bar", i, x0)).sqrt() * noise
 
 
 def predict_x0(sched: Schedule, x_t: torch.Tensor, i: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """Invert $q$: $\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\hat\\epsilon)/\\sqrt{\\bar\\alpha_t}$."""
+    _check_steps(sched, i, x_t)
     return (x_t - (1 - sched.at("alpha_bar", i, x_t)).sqrt() * eps) / sched.at("alpha_bar", i, x_t).sqrt()
 
 
 def diffusion_loss(eps_model: Callable, sched: Schedule, x0: torch.Tensor, *cond) -> torch.Tensor:
     """Ho et al.'s simplified objective $\\mathbb E_{t, x_0, \\epsilon}\\lVert\\epsilon - \\epsilon_\\theta(x_t, t)\\rVert^2$,
     $t$ uniform. It is the ELBO's sum of KL terms with their per-step weights dropped."""
+    check_tensor(x0, "x0", floating=True, what="clean data (N, ...) in [-1, 1]")
     i = torch.randint(sched.T, (x0.shape[0],), device=x0.device)
     noise = torch.randn_like(x0)
     return F.mse_loss(eps_model(q_sample(sched, x0, i, noise), i, *cond), noise)
@@ -91,6 +107,7 @@ def diffusion_loss(eps_model: Callable, sched: Schedule, x0: torch.Tensor, *cond
 def ddpm_step(sched: Schedule, x_t: torch.Tensor, i: int, eps: torch.Tensor,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """One ancestral step: $x_{t-1} \\sim \\mathcal N(\\tilde\\mu_t(x_t, \\hat x_0), \\tilde\\beta_t I)$ (no noise at the last step)."""
+    _check_step_index(i, sched.T)
     idx = torch.full((x_t.shape[0],), i, device=x_t.device, dtype=torch.long)
     x0 = predict_x0(sched, x_t, idx, eps).clamp(-1, 1)
     mean = sched.at("coef_x0", idx, x_t) * x0 + sched.at("coef_xt", idx, x_t) * x_t
@@ -114,6 +131,9 @@ def ddim_step(sched: Schedule, x_t: torch.Tensor, i: int, i_prev: int, eps: torc
     network's $\\hat\\epsilon$ moves $x_{prev}$ off the path DDIM assumes; with guidance, which pushes
     $\\hat x_0$ far out of range at large $t$, that mismatch ruined whole digits (tested).
     """
+    _check_step_index(i, sched.T)
+    _check_step_index(i_prev, i, "i_prev", low=-1)
+    check_number(eta, "eta", 0, 1, fix="0 is deterministic DDIM, 1 has DDPM's variance")
     a_t = sched.alpha_bar[i]
     a_prev = sched.alpha_bar[i_prev] if i_prev >= 0 else torch.ones((), device=x_t.device)
     sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
@@ -133,6 +153,7 @@ def ddpm_sample(eps_fn: Callable, sched: Schedule, x_T: torch.Tensor, record: tu
 
     Returns $x_0$ and ``{i: x_i}`` for the 0-based steps in ``record`` (the state *before* step i).
     """
+    check_tensor(x_T, "x_T", floating=True, what="noise (N, ...)")
     x, chain = x_T, {}
     for i in reversed(range(sched.T)):
         if i in record:
@@ -144,14 +165,15 @@ def ddpm_sample(eps_fn: Callable, sched: Schedule, x_T: torch.Tensor, record: tu
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
     """``steps`` evenly spaced 0-based steps from T-1 down to 0 (the subsequence DDIM visits)."""
-    if not 1 <= steps <= T:
-        raise ValueError(f"steps must be between 1 and T={T}, got {steps}")
+    check_int(steps, "steps", 1, T, fix="None runs DDPM's full chain instead")
     return sorted({round(v) for v in torch.linspace(0, T - 1, steps).tolist()}, reverse=True)
 
 
 def ddim_sample(eps_fn: Callable, sched: Schedule, x_T: torch.Tensor, steps: int = 50, eta: float = 0.0,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """DDIM: jump along ``ddim_timesteps(T, steps)``; deterministic in $x_T$ when ``eta = 0``."""
+    check_number(eta, "eta", 0, 1, fix="0 is deterministic DDIM, 1 has DDPM's variance")
+    check_tensor(x_T, "x_T", floating=True, what="noise (N, ...)")
     ts = ddim_timesteps(sched.T, steps)
     x = x_T
     for i, i_prev in zip(ts, ts[1:] + [-1]):
@@ -171,6 +193,13 @@ class DiffusionConfig:
     p_uncond: float = 0.1       # how often a label is dropped to "no label" in training
     ema: float = 0.0            # > 0: keep a moving average of the weights for sampling
 
+    def __post_init__(self):
+        UNetConfig(channels=self.channels, n_classes=self.n_classes)  # its checks, with its messages
+        check_int(self.T, "DiffusionConfig.T", low=1)
+        check_choice(self.schedule, "DiffusionConfig.schedule", ("linear", "cosine"))
+        check_number(self.p_uncond, "DiffusionConfig.p_uncond", 0, 1)
+        check_number(self.ema, "DiffusionConfig.ema", 0, 1, high_open=True, fix="0 turns averaging off; 0.999 is typical")
+
 
 class Diffusion(nn.Module):
     """$\\epsilon_\\theta$ (a U-Net) with its schedule. ``forward(x, y)`` is the training loss on
@@ -186,15 +215,16 @@ class Diffusion(nn.Module):
         self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if cfg.ema else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"expected images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
+        check_images(x, "x", like=self.net.inp.weight)
         if self.cfg.n_classes:
             if y is None:
                 raise ValueError("this model is conditional: give labels y (N,)")
+            check_labels(y, "y", self.cfg.n_classes, len(x))
             drop = torch.rand(y.shape, device=y.device) < self.cfg.p_uncond
             y = torch.where(drop, torch.full_like(y, self.cfg.n_classes), y)
-        else:
-            y = None
+        elif y is not None:
+            fail("y", "None: this diffusion model is unconditional and would ignore labels", "labels",
+                 "Build the batches with Batches(x, batch_size=...), or set DiffusionConfig.n_classes")
         return diffusion_loss(self.net, self.sched, x * 2 - 1, y)
 
     def training_step(self, batch: tuple, update) -> dict[str, torch.Tensor]:
@@ -209,6 +239,12 @@ class Diffusion(nn.Module):
         """The noise predictor the sampling loops call. With labels and guidance scale $s$,
         $\\hat\\epsilon = \\epsilon(x_t, \\varnothing) + s\\,(\\epsilon(x_t, y) - \\epsilon(x_t, \\varnothing))$:
         $s = 0$ ignores the label, $s = 1$ is the plain conditional model, $s > 1$ guides harder."""
+        check_number(guidance, "guidance", 0, fix="0 ignores the label, 1 is the plain conditional model")
+        if y is not None and not self.cfg.n_classes:
+            fail("y", "None: this diffusion model is unconditional", "labels",
+                 "Train a conditional model (DiffusionConfig.n_classes) to choose what it draws")
+        if y is not None:
+            check_labels(y, "y", self.cfg.n_classes)
         net = self.net_ema if self.net_ema is not None else self.net
         if y is None or guidance == 1.0:
             return lambda x, i: net(x, i, y)
@@ -234,11 +270,21 @@ class Diffusion(nn.Module):
         Samples are drawn ``batch_size`` at a time (default: 64 on a CPU, where small batches stay
         in cache and ran about 3x faster than 512 at once on two cores; 1024 on a GPU)."""
         device = self.sched.betas.device
+        check_number(eta, "eta", 0, 1, fix="0 is deterministic DDIM, 1 has DDPM's variance")
+        if steps is not None:
+            ddim_timesteps(self.cfg.T, steps)  # checks steps
+        if batch_size is not None:
+            check_int(batch_size, "batch_size", low=1)
+        self.eps_fn(y, guidance)  # checks the labels and the guidance scale before any work
         if x_T is None:
             n = n if n is not None else (len(y) if y is not None else None)
             if n is None:
                 raise ValueError("give n, y or x_T")
+            check_int(n, "n", low=1)
             x_T = torch.randn((n, 1, 28, 28), generator=generator, device="cpu").to(device)
+        check_tensor(x_T, "x_T", floating=True, like=self.net.inp.weight, what="noise images (N, 1, 28, 28)")
+        if x_T.dim() != 4 or tuple(x_T.shape[1:]) != (1, 28, 28):
+            fail("x_T", "noise images of shape (N, 1, 28, 28)", f"shape {tuple(x_T.shape)}")
         if y is not None and len(y) != len(x_T):
             raise ValueError(f"{len(y)} labels for {len(x_T)} samples")
         if batch_size is None:

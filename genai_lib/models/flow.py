@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..validate import check_int, check_number, check_points, check_tensor, fail
+
 
 @dataclass(frozen=True)
 class FlowConfig:
@@ -29,6 +31,12 @@ class FlowConfig:
     n_layers: int = 8      # coupling layers; the mask alternates, so every coordinate gets transformed
     hidden: int = 64       # width of the networks s and t
     scale_bound: float = 2.0  # |s| <= scale_bound (tanh-bounded), which keeps training stable
+
+    def __post_init__(self):
+        check_int(self.dim, "FlowConfig.dim", low=2, fix="a coupling layer splits the coordinates in two")
+        check_int(self.n_layers, "FlowConfig.n_layers", low=1)
+        check_int(self.hidden, "FlowConfig.hidden", low=1)
+        check_number(self.scale_bound, "FlowConfig.scale_bound", 0, low_open=True)
 
 
 class AffineCoupling(nn.Module):
@@ -44,6 +52,11 @@ class AffineCoupling(nn.Module):
         nn.init.zeros_(self.net[-1].weight)  # start as the identity map
         nn.init.zeros_(self.net[-1].bias)
 
+    def _check(self, x: torch.Tensor, name: str) -> None:  # shape and dtype only: RealNVP checked the values
+        check_tensor(x, name, ndim=2, floating=True, what=f"points (N, {self.mask.numel()})")
+        if x.shape[1] != self.mask.numel():
+            fail(name, f"points of shape (N, {self.mask.numel()})", f"shape {tuple(x.shape)}")
+
     def _scale_shift(self, x_kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s, t = self.net(x_kept).chunk(2, dim=-1)
         s = self.scale_bound * torch.tanh(s / self.scale_bound)
@@ -52,11 +65,13 @@ class AffineCoupling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """$y = f(x)$ and $\\log|\\det \\partial y / \\partial x|$ per row."""
+        self._check(x, "x")
         s, t = self._scale_shift(x * self.mask)
         return x * torch.exp(s) + t, s.sum(-1)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """$x = f^{-1}(y)$: the kept coordinates are unchanged, so $s$ and $t$ can be recomputed."""
+        self._check(y, "y")
         s, t = self._scale_shift(y * self.mask)
         return (y - t) * torch.exp(-s)
 
@@ -72,8 +87,7 @@ class RealNVP(nn.Module):
             AffineCoupling(base if i % 2 == 0 else 1 - base, cfg.hidden, cfg.scale_bound) for i in range(cfg.n_layers))
 
     def _check(self, x: torch.Tensor) -> None:
-        if x.dim() != 2 or x.shape[1] != self.cfg.dim:
-            raise ValueError(f"expected points of shape (N, {self.cfg.dim}), got {tuple(x.shape)}")
+        check_points(x, "x", self.cfg.dim, like=self.layers[0].mask)
 
     def to_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """$z = f(x)$ and the summed log-determinant of all layers."""
@@ -99,6 +113,7 @@ class RealNVP(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        check_int(n, "n", low=1)
         z = torch.randn(n, self.cfg.dim, generator=generator).to(next(self.parameters()).device)
         return self.inverse(z)
 

@@ -23,7 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_choice, check_images, check_int, check_labels, check_number, check_points, check_tensor, fail
+
 # --- losses ---------------------------------------------------------------------------
+
+
+def _check_scores(t: torch.Tensor, name: str) -> None:
+    check_tensor(t, name, floating=True, what="the discriminator's logits or scores (N,)")
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -31,6 +37,8 @@ def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor
 
     This is the binary cross-entropy with label 1 for real and 0 for fake samples.
     """
+    _check_scores(real_logits, "real_logits")
+    _check_scores(fake_logits, "fake_logits")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -40,27 +48,34 @@ def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
     Its gradient vanishes when D confidently rejects the fakes (early in training):
     $\\partial/\\partial\\ell \\log(1-\\sigma(\\ell)) = -\\sigma(\\ell) \\to 0$ as $D \\to 0$.
     """
+    _check_scores(fake_logits, "fake_logits")
     return -F.softplus(fake_logits).mean()
 
 
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """The loss used in practice: minimise $-\\overline{\\log D(G(z))}$ (same fixed point, strong
     gradients early: $\\partial/\\partial\\ell\\,[-\\log\\sigma(\\ell)] = -(1 - \\sigma(\\ell)) \\to -1$)."""
+    _check_scores(fake_logits, "fake_logits")
     return F.softplus(-fake_logits).mean()
 
 
 def wgan_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Critic loss of the Wasserstein GAN (Arjovsky et al., 2017): $\\overline{f(G(z))} - \\overline{f(x)}$."""
+    _check_scores(real_scores, "real_scores")
+    _check_scores(fake_scores, "fake_scores")
     return fake_scores.mean() - real_scores.mean()
 
 
 def wgan_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """Generator loss of the Wasserstein GAN: $-\\overline{f(G(z))}$."""
+    _check_scores(fake_scores, "fake_scores")
     return -fake_scores.mean()
 
 
 def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Hinge loss (Lim & Ye, 2017; Miyato et al., 2018): $\\overline{[1-f(x)]_+} + \\overline{[1+f(G(z))]_+}$."""
+    _check_scores(real_scores, "real_scores")
+    _check_scores(fake_scores, "fake_scores")
     return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
 
 
@@ -89,6 +104,10 @@ LOSSES = {  # name -> (discriminator loss, generator loss)
 
 def optimal_discriminator(log_p_data: torch.Tensor, log_p_g: torch.Tensor) -> torch.Tensor:
     """$D^*(x) = p_\\text{data}(x) / (p_\\text{data}(x) + p_g(x)) = \\sigma(\\log p_\\text{data}(x) - \\log p_g(x))$."""
+    check_tensor(log_p_data, "log_p_data", floating=True, what="log-densities (N,)")
+    check_tensor(log_p_g, "log_p_g", floating=True, what="log-densities (N,)")
+    if log_p_data.shape != log_p_g.shape:
+        fail("log_p_g", f"the same shape as log_p_data {tuple(log_p_data.shape)}", f"{tuple(log_p_g.shape)}")
     return torch.sigmoid(log_p_data - log_p_g)
 
 
@@ -113,6 +132,21 @@ class GANConfig:
     spectral_norm: bool = False  # spectral normalisation of D's layers (Miyato et al., 2018)
     d_lr_scale: float = 1.0     # D's learning rate = scale * TrainConfig.lr
     ema: float = 0.0            # > 0: also keep an exponential moving average of G's weights for sampling
+
+    def __post_init__(self):
+        check_choice(self.arch, "GANConfig.arch", ("mlp", "dc"))
+        check_choice(self.loss, "GANConfig.loss", sorted(LOSSES))
+        check_choice(self.d_conditioning, "GANConfig.d_conditioning", ("projection", "concat"))
+        for name in ("data_dim", "z_dim", "hidden", "n_layers", "d_steps"):
+            check_int(getattr(self, name), f"GANConfig.{name}", low=1)
+        for name in ("d_hidden", "n_classes", "label_dim", "latent_codes"):
+            check_int(getattr(self, name), f"GANConfig.{name}", low=0)
+        if self.n_classes and self.latent_codes:
+            fail("GANConfig", "n_classes (labels from the data) or latent_codes (random codes), not both",
+                 f"n_classes={self.n_classes}, latent_codes={self.latent_codes}")
+        check_number(self.gp_weight, "GANConfig.gp_weight", 0)
+        check_number(self.d_lr_scale, "GANConfig.d_lr_scale", 0, low_open=True)
+        check_number(self.ema, "GANConfig.ema", 0, 1, high_open=True, fix="0 turns averaging off; 0.999 is typical")
 
 
 def mlp_generator_body(cfg: GANConfig, in_dim: int) -> nn.Sequential:
@@ -150,11 +184,15 @@ class Generator(nn.Module):
         self.body = body(cfg, cfg.z_dim + emb)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        check_tensor(z, "z", floating=True, what=f"noise of shape (N, {self.cfg.z_dim})")
         if z.dim() != 2 or z.shape[1] != self.cfg.z_dim:
             raise ValueError(f"z must have shape (N, {self.cfg.z_dim}), got {tuple(z.shape)}")
+        if self.embed is None and y is not None:
+            fail("y", "None: this generator is unconditional and has no latent code", "labels")
         if self.embed is not None:
             if y is None:
                 raise ValueError("this generator takes a label or code: pass y of shape (N,)")
+            check_labels(y, "y", self.embed.num_embeddings, len(z))
             z = torch.cat([z, self.embed(y)], dim=1)
         return self.body(z)
 
@@ -208,6 +246,10 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.cfg.n_classes and y is None:
             raise ValueError("this discriminator is conditional: pass labels y of shape (N,)")
+        if not self.cfg.n_classes and y is not None:
+            fail("y", "None: this discriminator is unconditional", "labels")
+        if y is not None:
+            check_labels(y, "y", self.cfg.n_classes, len(x))
         if _label_inputs(self.cfg):  # one-hot label, as extra channels (images) or features (vectors)
             onehot = F.one_hot(y, self.cfg.n_classes).to(x.dtype)
             if x.dim() == 4:
@@ -249,13 +291,10 @@ class GAN(nn.Module):
                 "g": torch.optim.Adam(self.G.parameters(), lr=train_cfg.lr, betas=train_cfg.betas)}
 
     def _to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        like = next(self.D.parameters())
         if self.cfg.arch == "dc":
-            if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-                raise ValueError(f"expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-            return x * 2 - 1
-        if x.dim() != 2 or x.shape[1] != self.cfg.data_dim:
-            raise ValueError(f"expected vectors of shape (N, {self.cfg.data_dim}), got {tuple(x.shape)}")
-        return x
+            return check_images(x, "x", like=like) * 2 - 1
+        return check_points(x, "x", self.cfg.data_dim, like=like)
 
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, device=next(self.parameters()).device)
@@ -268,6 +307,12 @@ class GAN(nn.Module):
 
     def training_step(self, batch: tuple, update) -> dict[str, torch.Tensor]:
         real = self._to_model_space(batch[0])
+        if self.cfg.n_classes and len(batch) < 2:
+            fail("batch", "(images, labels): this GAN is conditional", "images alone",
+                 "Build the batches with Batches(x, y, batch_size=...)")
+        if not self.cfg.n_classes and len(batch) > 1:
+            fail("batch", "images alone: this GAN is unconditional and would ignore labels", f"{len(batch)} tensors",
+                 "Build the batches with Batches(x, batch_size=...), or set GANConfig.n_classes")
         labels = batch[1] if self.cfg.n_classes else None
         loss_d_fn, loss_g_fn = LOSSES[self.cfg.loss]
         k = self.cfg.d_steps
@@ -311,11 +356,14 @@ class GAN(nn.Module):
         need labels ``y`` (N,). Runs G (its moving average, if kept) in eval mode, so
         BatchNorm uses its running statistics.
         """
+        if y is not None and not (self.cfg.n_classes or self.cfg.latent_codes):
+            fail("y", "None: this GAN is unconditional", "labels", "Train a conditional GAN (GANConfig.n_classes)")
         if z is None:
             if n is None:
                 n = len(y) if y is not None else None
             if n is None:
                 raise ValueError("give n, z or y")
+            check_int(n, "n", low=1)
             z = self.noise(n)
         if self.cfg.n_classes and y is None:
             raise ValueError("this GAN is conditional: pass the labels y to sample")

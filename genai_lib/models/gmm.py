@@ -17,11 +17,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..validate import check_int, check_points, fail
+
 
 @dataclass(frozen=True)
 class GMMConfig:
     dim: int = 2
     n_components: int = 8
+
+    def __post_init__(self):
+        check_int(self.dim, "GMMConfig.dim", low=1)
+        check_int(self.n_components, "GMMConfig.n_components", low=1)
 
 
 class GaussianMixture(nn.Module):
@@ -37,6 +43,9 @@ class GaussianMixture(nn.Module):
     def init_from_data(self, x: torch.Tensor, generator: torch.Generator | None = None) -> "GaussianMixture":
         """Means at K random data points, every covariance the data's: a standard start."""
         x = self._check(x)
+        if len(x) < max(2, self.cfg.n_components):
+            fail("x", f"at least {max(2, self.cfg.n_components)} points (one per component, two for a covariance)",
+                 f"{len(x)} points")
         idx = torch.randperm(len(x), generator=generator)[: self.cfg.n_components]
         self.mu.copy_(x[idx.to(x.device)])
         cov = torch.cov(x.T).reshape(self.cfg.dim, self.cfg.dim) + 1e-3 * torch.eye(self.cfg.dim, device=x.device)
@@ -49,9 +58,7 @@ class GaussianMixture(nn.Module):
         return torch.tril(self.L_raw, -1) + torch.diag_embed(self.L_raw.diagonal(dim1=-2, dim2=-1).exp())
 
     def _check(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != self.cfg.dim:
-            raise ValueError(f"GaussianMixture expects points of shape (N, {self.cfg.dim}), got {tuple(x.shape)}")
-        return x
+        return check_points(x, "x", self.cfg.dim, like=self.mu)
 
     def component_log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """$\\log\\mathcal N(x;\\mu_k,\\Sigma_k)$ for every point and component. (N, K)
@@ -77,6 +84,7 @@ class GaussianMixture(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Ancestral sampling: $k\\sim\\mathrm{Cat}(\\pi)$, then $x = \\mu_k + L_k\\varepsilon$, $\\varepsilon\\sim\\mathcal N(0, I)$."""
+        check_int(n, "n", low=1)
         dev = self.mu.device
         k = torch.multinomial(self.logits.softmax(0).cpu(), n, replacement=True, generator=generator).to(dev)
         eps = torch.randn(n, self.cfg.dim, 1, generator=generator).to(dev)  # (n, D, 1)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_choice, check_int, check_number, check_tensor, fail
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -26,6 +28,15 @@ class GPTConfig:
     dropout: float = 0.0
     positions: str = "learned"  # "learned" (GPT) or "sinusoidal" (the original Transformer)
 
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            check_int(getattr(self, name), f"GPTConfig.{name}", low=1)
+        if self.n_embd % self.n_head:
+            fail("GPTConfig.n_embd", f"divisible by n_head={self.n_head} (each head gets n_embd // n_head "
+                 f"dimensions)", self.n_embd)
+        check_number(self.dropout, "GPTConfig.dropout", 0, 1, high_open=True)
+        check_choice(self.positions, "GPTConfig.positions", ("learned", "sinusoidal"))
+
 
 def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """$\\mathrm{softmax}(QK^\\top/\\sqrt{d_k} + M)\\,V$ with $M_{ij} = -\\infty$ for $j > i$.
@@ -34,6 +45,11 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple
     Written out for teaching and for attention maps; the model calls PyTorch's fused
     ``scaled_dot_product_attention``, which computes the same thing.
     """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(t, name, floating=True, what="queries, keys or values (..., T, d_k)")
+    if not q.shape == k.shape == v.shape:
+        fail("q, k, v", "tensors of the same shape (..., T, d_k)",
+             f"shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
     T, d_k = q.shape[-2], q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)                       # (..., T, T)
     mask = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)      # True above the diagonal
@@ -43,6 +59,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple
 
 def sinusoidal_positions(T: int, d: int) -> torch.Tensor:
     """$PE_{t,2i} = \\sin(t/10000^{2i/d})$, $PE_{t,2i+1} = \\cos(t/10000^{2i/d})$. (T, d)"""
+    check_int(T, "T", low=1)
+    check_int(d, "d", low=2)
     pos = torch.arange(T, dtype=torch.float32)[:, None]
     freq = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
     pe = torch.zeros(T, d)
@@ -112,6 +130,10 @@ class GPT(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def _check(self, idx: torch.Tensor) -> None:
+        check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
+        if idx.shape[1] == 0:
+            fail("idx", "at least one token per row", f"shape {tuple(idx.shape)}",
+                 "Start generation from a prompt, e.g. a newline token")
         if idx.dim() != 2 or idx.dtype != torch.long:
             raise ValueError(f"expected token ids of shape (B, T) and dtype long, got {tuple(idx.shape)} {idx.dtype}")
         if idx.shape[1] > self.cfg.block_size:
@@ -154,6 +176,8 @@ class GPT(nn.Module):
 
         temperature 0 is greedy decoding; top_k and top_p (nucleus) restrict the candidates first.
         """
+        check_generation(max_new_tokens, temperature)
+        self._check(idx)
         for _ in range(max_new_tokens):
             logits, _ = self(idx[:, -self.cfg.block_size:])
             logits = logits[:, -1, :]                                               # (B, vocab)
@@ -166,10 +190,16 @@ class GPT(nn.Module):
         return idx
 
 
+def check_generation(max_new_tokens: int, temperature: float) -> None:
+    """The arguments every ``generate`` shares: a count and a temperature >= 0 (0 = greedy).
+    A negative temperature would sample from the inverted distribution."""
+    check_int(max_new_tokens, "max_new_tokens", low=0)
+    check_number(temperature, "temperature", 0, fix="Use 0 for greedy decoding, 1 for the model's distribution")
+
+
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest logits of each row (ties at the k-th value are kept); the rest become -inf."""
-    if k < 1:
-        raise ValueError(f"top_k must be >= 1, got {k}")
+    check_int(k, "top_k", low=1)
     kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
@@ -177,8 +207,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filtering (Holtzman et al., 2020): keep the smallest set of most likely tokens whose
     probabilities sum to at least p; the rest become -inf."""
-    if not 0 < p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {p}")
+    check_number(p, "top_p", 0, 1, low_open=True)
     sorted_logits, order = logits.sort(dim=-1, descending=True)
     cum = sorted_logits.softmax(-1).cumsum(-1)
     remove_sorted = cum - sorted_logits.softmax(-1) >= p   # mass before this token already reaches p

@@ -12,12 +12,16 @@ import math
 import torch
 from torch import nn
 
+from ..validate import check_int, check_number, fail
+
 
 class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, r: int = 4, alpha: float = 8.0):
         super().__init__()
-        if r < 1:
-            raise ValueError(f"LoRA rank r must be >= 1, got {r}")
+        if not isinstance(base, nn.Linear):
+            fail("base", "a torch.nn.Linear layer", type(base).__name__, error=TypeError)
+        check_int(r, "r (the LoRA rank)", low=1)
+        check_number(alpha, "alpha", 0, low_open=True, fix="alpha = 0 would switch the adapter off; try 2 * r")
         self.base, self.r, self.scale = base, r, alpha / r
         base.weight.requires_grad_(False)
         if base.bias is not None:
@@ -43,6 +47,10 @@ class LoRALinear(nn.Module):
 
 def add_lora(model: nn.Module, r: int = 4, alpha: float = 8.0, targets: tuple[str, ...] = ("qkv", "proj", "fc", "out")) -> nn.Module:
     """Freeze every parameter of ``model`` and wrap the Linear layers named in ``targets`` with adapters."""
+    if not isinstance(model, nn.Module):
+        fail("model", "a torch.nn.Module", type(model).__name__, error=TypeError)
+    if isinstance(targets, str) or not targets:
+        fail("targets", "a non-empty tuple of layer names, e.g. ('qkv', 'proj')", repr(targets), error=TypeError)
     for p in model.parameters():
         p.requires_grad_(False)
     for parent in list(model.modules()):
@@ -56,6 +64,8 @@ def add_lora(model: nn.Module, r: int = 4, alpha: float = 8.0, targets: tuple[st
 
 def merge_lora(model: nn.Module) -> nn.Module:
     """Replace every LoRALinear by its merged Linear (in place); the function is unchanged."""
+    if not isinstance(model, nn.Module):
+        fail("model", "a torch.nn.Module", type(model).__name__, error=TypeError)
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, LoRALinear):

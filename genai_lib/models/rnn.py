@@ -11,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_int, check_tensor, fail
+from .gpt import check_generation
+
 
 @dataclass(frozen=True)
 class RNNConfig:
@@ -18,6 +21,10 @@ class RNNConfig:
     n_embd: int = 64
     hidden: int = 256
     n_layer: int = 1
+
+    def __post_init__(self):
+        for name in ("vocab_size", "n_embd", "hidden", "n_layer"):
+            check_int(getattr(self, name), f"RNNConfig.{name}", low=1)
 
 
 class CharRNN(nn.Module):
@@ -30,6 +37,7 @@ class CharRNN(nn.Module):
 
     def run(self, idx: torch.Tensor, state=None):
         """Logits (B, T, vocab) and the LSTM state after the last token (h, c), continuing from ``state``."""
+        check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
         if idx.dim() != 2 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size)):
             raise ValueError(f"expected token ids (B, T) in [0, {self.cfg.vocab_size}), got shape {tuple(idx.shape)}")
         h, state = self.lstm(self.emb(idx), state)          # (B, T, hidden)
@@ -44,11 +52,18 @@ class CharRNN(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample continuation tokens, carrying the LSTM state (no context limit)."""
+        """Sample continuation tokens, carrying the LSTM state (no context limit); temperature 0 is greedy."""
+        check_generation(max_new_tokens, temperature)
+        if idx.dim() != 2 or idx.shape[1] == 0:
+            fail("idx", "at least one token per row, shape (B, T)", f"shape {tuple(idx.shape)}",
+                 "Start generation from a prompt, e.g. a newline token")
         logits, state = self.run(idx)
         for _ in range(max_new_tokens):
-            probs = (logits[:, -1] / max(temperature, 1e-8)).softmax(-1)
-            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(idx.device)
+            if temperature == 0:
+                nxt = logits[:, -1].argmax(-1, keepdim=True)
+            else:
+                probs = (logits[:, -1] / temperature).softmax(-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(idx.device)
             idx = torch.cat([idx, nxt], 1)
             logits, state = self.run(nxt, state)
         return idx

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_int, check_labels, check_tensor, fail
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -21,9 +23,20 @@ class UNetConfig:
     n_classes: int = 0        # > 0: conditional, with an extra "no label" index n_classes
     time_dim: int = 128
 
+    def __post_init__(self):
+        check_int(self.channels, "UNetConfig.channels", low=8)
+        if self.channels % 8:
+            fail("UNetConfig.channels", "a multiple of 8 (GroupNorm splits the channels into 8 groups)", self.channels)
+        check_int(self.n_classes, "UNetConfig.n_classes", low=0)
+        check_int(self.time_dim, "UNetConfig.time_dim", low=2)
+        if self.time_dim % 2:
+            fail("UNetConfig.time_dim", "even (half sines, half cosines)", self.time_dim)
+
 
 def timestep_embedding(i: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of integer steps, as the Transformer's positions (Vaswani et al., 2017). (N, dim)"""
+    check_tensor(i, "i", ndim=1, floating=False, what="integer time steps (N,)")
+    check_int(dim, "dim", low=2)
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=i.device) / half)
     angles = i.float()[:, None] * freqs[None]
@@ -61,11 +74,18 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        check_tensor(x, "x", floating=True, like=self.inp.weight, what="noisy images (N, 1, 28, 28)")
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        check_tensor(i, "i", ndim=1, floating=False, what="0-based time steps (N,)")
+        if len(i) != len(x):
+            fail("i", f"one time step per image ({len(x)})", f"{len(i)} steps")
         emb = self.time(timestep_embedding(i, self.cfg.time_dim))
+        if self.label is None and y is not None:
+            fail("y", "None: this U-Net is unconditional (UNetConfig.n_classes = 0)", "labels")
         if self.label is not None:
             y = torch.full_like(i, self.cfg.n_classes) if y is None else y  # None = unconditional
+            check_labels(y, "y", self.cfg.n_classes + 1, len(x))       # n_classes itself means "no label"
             emb = emb + self.label(y)
         h1 = self.down1(self.inp(x), emb)                          # (N, c, 28, 28)
         h2 = self.down2(F.avg_pool2d(h1, 2), emb)                  # (N, 2c, 14, 14)

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_choice, check_images, check_int, check_number, check_tensor, fail
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -29,6 +31,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
     $= -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$ (Kingma & Welling, 2014, Appendix B).
     """
+    check_tensor(mu, "mu", floating=True, what="means (N, D)")
+    check_tensor(logvar, "logvar", floating=True, what="log-variances (N, D)")
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
@@ -37,12 +41,16 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """$z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal N(0, I)$: a sample of $q$ that is
     differentiable in $\\mu$ and $\\sigma$ (the reparameterization trick)."""
+    check_tensor(mu, "mu", floating=True, what="means (N, D)")
+    if logvar.shape != mu.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
     return mu + (0.5 * logvar).exp() * eps
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor | float = 0.0, logvar: torch.Tensor | float = 0.0) -> torch.Tensor:
     """$\\log \\mathcal N(z; \\mu, \\operatorname{diag} e^{\\text{logvar}})$ summed over the last dimension."""
+    check_tensor(z, "z", floating=True, what="points (..., D)")
     logvar = torch.as_tensor(logvar, dtype=z.dtype, device=z.device)
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
 
@@ -57,6 +65,7 @@ def elbo(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_likelihood
     ``rec`` $= \\log p_\\theta(x \\mid z)$ at $z = \\mu + \\sigma\\varepsilon$; ``elbo`` $=$ rec $- \\beta\\,$kl
     (the $\\beta$-VAE objective of Higgins et al., 2017; $\\beta = 1$ is the ELBO proper).
     """
+    check_number(beta, "beta", 0)
     z = reparameterize(mu, logvar, generator)
     rec = log_likelihood(x, z)
     kl = gaussian_kl(mu, logvar)
@@ -71,8 +80,11 @@ def iwae_bound(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_like
     $z_k \\sim q_\\phi(z\\mid x)$. $\\mathcal L_1$ is the ELBO, $\\mathcal L_K \\le \\mathcal L_{K+1}$, and
     $\\mathcal L_K \\to \\log p_\\theta(x)$ as $K \\to \\infty$.
     """
-    if K < 1:
-        raise ValueError(f"K must be >= 1, got {K}")
+    check_int(K, "K", low=1)
+    check_tensor(mu, "mu", ndim=2, floating=True, what="means (N, D)")
+    if logvar.shape != mu.shape or len(x) != len(mu):
+        raise ValueError(f"x, mu and logvar must describe the same N examples, got shapes {tuple(x.shape)}, "
+                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
     N, D = mu.shape
     z = reparameterize(mu.expand(K, N, D), logvar.expand(K, N, D), generator)   # (K, N, D)
     log_q = log_normal(z, mu, logvar)                                           # (K, N)
@@ -89,6 +101,14 @@ class VAEConfig:
     hidden: int = 400            # MLP width; the conv model uses hidden // 8 and hidden // 4 channels
     decoder: str = "bernoulli"   # "bernoulli" (binary cross-entropy) or "gaussian" (learned global sigma)
     beta: float = 1.0
+
+    def __post_init__(self):
+        check_choice(self.arch, "VAEConfig.arch", ("mlp", "conv"))
+        check_choice(self.decoder, "VAEConfig.decoder", ("bernoulli", "gaussian"))
+        check_int(self.latent_dim, "VAEConfig.latent_dim", low=1)
+        check_int(self.hidden, "VAEConfig.hidden", low=8 if self.arch == "conv" else 1,
+                  fix="the conv model uses hidden // 8 channels, so it needs hidden >= 8")
+        check_number(self.beta, "VAEConfig.beta", 0)
 
 
 class VAE(nn.Module):
@@ -119,8 +139,7 @@ class VAE(nn.Module):
         self.log_sigma = nn.Parameter(torch.tensor(-1.0)) if cfg.decoder == "gaussian" else None
 
     def _check(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"VAE expects images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
+        check_images(x, "x", like=self.to_mu.weight)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """$q_\\phi(z\\mid x)$ as (mu, logvar), each (N, latent_dim)."""
@@ -130,8 +149,9 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits, or Gaussian means, of $p_\\theta(x\\mid z)$. (N, 1, 28, 28)"""
+        check_tensor(z, "z", floating=True, like=self.to_mu.weight, what=f"latent codes (N, {self.cfg.latent_dim})")
         if z.dim() != 2 or z.shape[1] != self.cfg.latent_dim:
-            raise ValueError(f"latent codes must have shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(f"z must be latent codes of shape (N, {self.cfg.latent_dim}), got {tuple(z.shape)}")
         return self.decoder(z)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -149,12 +169,17 @@ class VAE(nn.Module):
         return elbo(x, mu, logvar, self.log_likelihood, self.cfg.beta, generator)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The training loss: the negative (beta-)ELBO in nats per image. Labels are ignored."""
+        """The training loss: the negative (beta-)ELBO in nats per image."""
+        if y is not None:
+            fail("y", "None: this VAE is unconditional and takes no labels", "labels",
+                 "Build the batches from the images alone, Batches(x, batch_size=...)")
         return -self.elbo(x)[0].mean()
 
     @torch.no_grad()
     def test_elbo(self, x: torch.Tensor, batch_size: int = 2000) -> tuple[float, float, float]:
         """Mean (elbo, rec, kl) over a dataset, in nats per image; each batch draws its own seeded z."""
+        check_int(batch_size, "batch_size", low=1)
+        self._check(x)
         parts = [self.elbo(x[i:i + batch_size], torch.Generator().manual_seed(i)) for i in range(0, len(x), batch_size)]
         elbo_, rec, kl = (torch.cat(t).mean().item() for t in zip(*parts))
         return elbo_, rec, kl
@@ -174,5 +199,6 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Decode $z \\sim \\mathcal N(0, I)$ to mean images. (n, 1, 28, 28)"""
+        check_int(n, "n", low=1)
         z = torch.randn(n, self.cfg.latent_dim, generator=generator).to(self.to_mu.weight.device)
         return self.mean_image(z)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import check_images, check_int, check_number, check_tensor, fail
+
 
 @dataclass(frozen=True)
 class VQVAEConfig:
@@ -27,6 +29,11 @@ class VQVAEConfig:
     code_dim: int = 16
     channels: int = 32
     beta: float = 0.25  # commitment weight (the paper's value)
+
+    def __post_init__(self):
+        for name in ("codebook_size", "code_dim", "channels"):
+            check_int(getattr(self, name), f"VQVAEConfig.{name}", low=1)
+        check_number(self.beta, "VQVAEConfig.beta", 0)
 
 
 class VectorQuantizer(nn.Module):
@@ -37,6 +44,9 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, z_e: torch.Tensor):
         """z_e (B, D, H, W) -> (z_q with straight-through gradients, indices (B, H, W), codebook loss, commitment loss)."""
+        check_tensor(z_e, "z_e", ndim=4, floating=True, what="encoder outputs (B, D, H, W)")
+        if z_e.shape[1] != self.codebook.embedding_dim:
+            fail("z_e", f"{self.codebook.embedding_dim} channels (the code size)", f"shape {tuple(z_e.shape)}")
         B, D, H, W = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)                     # (B*H*W, D)
         indices = torch.cdist(flat, self.codebook.weight).argmin(1)       # nearest code
@@ -64,25 +74,27 @@ class VQVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code indices of images. (B, 7, 7)"""
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"VQVAE expects images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        check_images(x, "x", like=self.quantizer.codebook.weight)
         return self.quantizer(self.encoder(x))[1]
 
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image reconstruction (nats), codebook and commitment losses, and the indices."""
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"VQVAE expects images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        check_images(x, "x", like=self.quantizer.codebook.weight)
         z_q, indices, codebook, commitment = self.quantizer(self.encoder(x))
         rec = F.binary_cross_entropy_with_logits(self.decoder(z_q), x, reduction="none").flatten(1).sum(1)
         return {"rec": rec, "codebook": codebook, "commitment": commitment, "indices": indices}
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is not None:
+            fail("y", "None: this VQ-VAE is unconditional and takes no labels", "labels",
+                 "Build the batches from the images alone, Batches(x, batch_size=...)")
         parts = self.losses(x)
         return (parts["rec"] + parts["codebook"] + self.cfg.beta * parts["commitment"]).mean()
 
     @torch.no_grad()
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images (pixel probabilities) from code grids (B, 7, 7)."""
+        check_tensor(indices, "indices", ndim=3, floating=False, what="code grids (B, H, W)")
         if indices.dim() != 3 or int(indices.max()) >= self.cfg.codebook_size or int(indices.min()) < 0:
             raise ValueError(f"expected code grids (B, H, W) with values in [0, {self.cfg.codebook_size})")
         z_q = self.quantizer.codebook(indices).permute(0, 3, 1, 2)  # (B, D, H, W)
@@ -99,6 +111,12 @@ class CodePrior:
     """
 
     def __init__(self, codes: torch.Tensor, codebook_size: int, smoothing: float = 1.0):
+        check_int(codebook_size, "codebook_size", low=1)
+        check_tensor(codes, "codes", ndim=3, floating=False, what="code grids (N, H, W)")
+        if int(codes.min()) < 0 or int(codes.max()) >= codebook_size:
+            fail("codes", f"code indices in [0, {codebook_size})", f"values in [{int(codes.min())}, {int(codes.max())}]")
+        check_number(smoothing, "smoothing", 0, low_open=True,
+                     fix="without smoothing an unseen transition has probability 0 and log-probability -inf")
         seq = codes.flatten(1).long().cpu()                              # (N, L)
         self.shape, self.K = tuple(codes.shape[1:]), codebook_size
         L = seq.shape[1]
@@ -117,6 +135,7 @@ class CodePrior:
         return lp + self.transitions.log()[steps, seq[:, :-1], seq[:, 1:]].sum(1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        check_int(n, "n", low=1)
         c = [torch.multinomial(self.first.expand(n, -1), 1, generator=generator)[:, 0]]
         for i in range(self.transitions.shape[0]):
             c.append(torch.multinomial(self.transitions[i][c[-1]], 1, generator=generator)[:, 0])

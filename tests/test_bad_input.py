@@ -1,0 +1,369 @@
+"""Bad input gets one clear error: a table of calls, each with the exception and a fragment of its message.
+
+Every row is something a realistic user might pass (a wrong shape, dtype, range, an empty
+input, a bad config field, labels a model would ignore). Before the validation layer
+(genai_lib/validate.py) most of these gave a raw error from deep inside PyTorch, or no error
+at all and garbage. The message fragments check that the error names the argument and says
+what was expected.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from genai_lib import check, metrics, plot, presets, pretrained, runtime, student, utils
+from genai_lib import data as gd
+from genai_lib import train as gt
+from genai_lib.models import diffusion as gdiff
+from genai_lib.models import flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae
+
+IMG = torch.rand(4, 1, 28, 28)
+Y = torch.arange(4)
+
+
+def small_vae():
+    return vae.VAE(vae.VAEConfig(latent_dim=4, hidden=32))
+
+
+def small_gan(**kw):
+    return gan.GAN(gan.GANConfig(arch="dc", hidden=8, z_dim=8, **kw))
+
+
+def small_diffusion(n_classes=0):
+    return gdiff.Diffusion(gdiff.DiffusionConfig(channels=8, n_classes=n_classes, T=10))
+
+
+def small_gpt():
+    return gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+
+
+def small_rnn():
+    return rnn.CharRNN(rnn.RNNConfig(vocab_size=11, n_embd=4, hidden=8))
+
+
+def small_vq():
+    return vqvae.VQVAE(vqvae.VQVAEConfig(codebook_size=4, code_dim=2, channels=4))
+
+
+SCHED = gdiff.Schedule(gdiff.linear_betas(10))
+PROBS = torch.tensor([[0.95, 0.05], [0.5, 0.5]])
+FEATS = torch.randn(20, 3)
+
+
+def bad_notebook(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "## begin solution\nx = 42\n## end solution\n",
+                     "outputs": [], "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (src / "a.ipynb").write_text(json.dumps(nb))
+    return src
+
+
+# (id, call, exception, message fragment)
+ROWS = [
+    # --- TrainConfig and the training loop
+    ("TrainConfig.grad_clip=-1", lambda: gt.TrainConfig(grad_clip=-1), ValueError, "TrainConfig.grad_clip must be"),
+    ("TrainConfig.grad_clip=0", lambda: gt.TrainConfig(grad_clip=0), ValueError, "Use None to turn gradient clipping off"),
+    ("TrainConfig.steps=0", lambda: gt.TrainConfig(steps=0), ValueError, "TrainConfig.steps must be an integer >= 1"),
+    ("TrainConfig.steps=2.5", lambda: gt.TrainConfig(steps=2.5), TypeError, "TrainConfig.steps must be an integer"),
+    ("TrainConfig.log_every=0", lambda: gt.TrainConfig(log_every=0), ValueError, "TrainConfig.log_every"),
+    ("TrainConfig.lr=nan", lambda: gt.TrainConfig(lr=float("nan")), ValueError, "TrainConfig.lr must be a finite"),
+    ("TrainConfig.lr=0", lambda: gt.TrainConfig(lr=0), ValueError, "TrainConfig.lr"),
+    ("TrainConfig.betas", lambda: gt.TrainConfig(betas=(0.9, 1.0)), ValueError, "TrainConfig.betas[1]"),
+    ("TrainConfig.schedule", lambda: gt.TrainConfig(schedule="linear"), ValueError, "TrainConfig.schedule must be one of"),
+    ("TrainConfig.min_lr_ratio", lambda: gt.TrainConfig(min_lr_ratio=2), ValueError, "TrainConfig.min_lr_ratio"),
+    ("TrainConfig.eval_every<0", lambda: gt.TrainConfig(eval_every=-1), ValueError, "TrainConfig.eval_every"),
+    ("TrainConfig.checkpoint_every<0", lambda: gt.TrainConfig(checkpoint_every=-5), ValueError, "checkpoint_every"),
+    ("TrainConfig.warmup_steps<0", lambda: gt.TrainConfig(warmup_steps=-1), ValueError, "warmup_steps"),
+    ("TrainConfig.weight_decay<0", lambda: gt.TrainConfig(weight_decay=-0.1), ValueError, "weight_decay"),
+    ("TrainConfig.compile", lambda: gt.TrainConfig(compile="yes"), TypeError, "TrainConfig.compile"),
+    ("lr_lambda", lambda: gt.lr_lambda(object()), TypeError, "cfg must be a TrainConfig"),
+    ("fit model", lambda: gt.fit("model", gd.Batches(IMG, batch_size=2), gt.TrainConfig(steps=1)), TypeError,
+     "model must be a torch.nn.Module"),
+    ("fit cfg", lambda: gt.fit(small_vae(), gd.Batches(IMG, batch_size=2), {"steps": 1}), TypeError,
+     "cfg must be a TrainConfig"),
+    ("fit batches", lambda: gt.fit(small_vae(), IMG, gt.TrainConfig(steps=1)), TypeError,
+     "batches must be an iterator"),
+    ("fit no parameters", lambda: gt.fit(nn.ReLU(), gd.Batches(IMG, batch_size=2), gt.TrainConfig(steps=1)),
+     ValueError, "a module with parameters"),
+    ("History.last empty", lambda: gt.History().last(), KeyError, "no 'loss' values were recorded"),
+    ("load_checkpoint missing", lambda: gt.load_checkpoint("/nonexistent/x.pt"), gt.CheckpointError, "no checkpoint"),
+    ("load_weights missing", lambda: gt.load_weights(small_vae(), "/nonexistent/x.pt"), gt.CheckpointError,
+     "no checkpoint"),
+    ("check_writable", lambda: gt.check_writable("/proc/genai_lib_cannot_write_here"), gt.CheckpointError,
+     "cannot write checkpoints"),
+    # --- data
+    ("Batches empty", lambda: gd.Batches(torch.zeros(0, 2), batch_size=1), ValueError, "tensors[0] must be"),
+    ("Batches batch_size=0", lambda: gd.Batches(IMG, batch_size=0), ValueError, "batch_size must be an integer between 1 and 4"),
+    ("Batches not a tensor", lambda: gd.Batches([1, 2, 3], batch_size=1), TypeError, "tensors[0] must be a torch.Tensor"),
+    ("Batches lengths", lambda: gd.Batches(IMG, Y[:3], batch_size=1), ValueError, "same first dimension"),
+    ("TextBatches batch_size=0", lambda: gd.TextBatches(torch.arange(100), 8, 0), ValueError, "batch_size must be"),
+    ("TextBatches float ids", lambda: gd.TextBatches(torch.rand(100), 8, 2), TypeError, "ids must be"),
+    ("TextBatches too short", lambda: gd.TextBatches(torch.arange(5), 8, 2), ValueError, "longer than block_size=8"),
+    ("load_shakespeare val_fraction", lambda: gd.load_shakespeare(val_fraction=1.5), ValueError,
+     "val_fraction must be a finite number in (0, 1)"),
+    ("load_mnist split", lambda: gd.load_mnist("validation"), ValueError, "split must be 'train' or 'test'"),
+    ("fetch unknown", lambda: gd.fetch("cifar", "x"), gd.DataError, "unknown dataset"),
+    ("read_idx missing", lambda: gd.read_idx("/nonexistent.idx"), gd.DataError, "cannot be read"),
+    ("ring_of_gaussians n=0", lambda: gd.ring_of_gaussians(0), ValueError, "n must be an integer >= 1"),
+    ("ring_of_gaussians std<0", lambda: gd.ring_of_gaussians(10, std=-1), ValueError, "std must be"),
+    ("CharTokenizer.encode", lambda: gd.CharTokenizer("ab").encode("abc"), ValueError, "not in the vocabulary"),
+    ("CharTokenizer.decode", lambda: gd.CharTokenizer("ab").decode([5]), ValueError, "out of range"),
+    ("fingerprint", lambda: gd.fingerprint("not a tensor"), TypeError, "tensors[0] must be a torch.Tensor"),
+    # --- VAE
+    ("VAEConfig.latent_dim=0", lambda: vae.VAEConfig(latent_dim=0), ValueError, "VAEConfig.latent_dim"),
+    ("VAEConfig.beta<0", lambda: vae.VAEConfig(beta=-1), ValueError, "VAEConfig.beta"),
+    ("VAEConfig conv hidden", lambda: vae.VAEConfig(arch="conv", hidden=4), ValueError, "hidden >= 8"),
+    ("VAE 0-255 images", lambda: small_vae()(IMG * 255), ValueError, "divide by 255"),
+    ("VAE [-1, 1] images", lambda: small_vae()(IMG * 2 - 1), ValueError, "(x + 1) / 2"),
+    ("VAE uint8", lambda: small_vae()((IMG * 255).to(torch.uint8)), TypeError, "x.float() / 255"),
+    ("VAE int", lambda: small_vae()(torch.ones(2, 1, 28, 28, dtype=torch.long)), TypeError, "floating-point"),
+    ("VAE float64", lambda: small_vae()(IMG.double()), TypeError, "dtype torch.float32 (the model's)"),
+    ("VAE NaN", lambda: small_vae()(torch.full((2, 1, 28, 28), float("nan"))), ValueError, "finite"),
+    ("VAE empty", lambda: small_vae()(torch.zeros(0, 1, 28, 28)), ValueError, "at least one element"),
+    ("VAE no channel", lambda: small_vae()(torch.rand(2, 28, 28)), ValueError, "unsqueeze(1)"),
+    ("VAE labels ignored", lambda: small_vae()(IMG, Y), ValueError, "unconditional and takes no labels"),
+    ("VAE.decode", lambda: small_vae().decode(torch.randn(2, 5)), ValueError, "(N, 4)"),
+    ("VAE.sample n=0", lambda: small_vae().sample(0), ValueError, "n must be an integer >= 1"),
+    ("VAE.iwae K=0", lambda: small_vae().iwae(IMG, 0), ValueError, "K must be an integer >= 1"),
+    ("VAE.test_elbo batch", lambda: small_vae().test_elbo(IMG, batch_size=0), ValueError, "batch_size"),
+    ("VAE.mean_image", lambda: small_vae().mean_image(torch.randn(2)), ValueError, "z must be"),
+    ("gaussian_kl", lambda: vae.gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError, "same shape"),
+    ("reparameterize", lambda: vae.reparameterize(torch.zeros(2, 3), torch.zeros(3)), ValueError, "same shape"),
+    ("log_normal", lambda: vae.log_normal([1.0, 2.0]), TypeError, "z must be a torch.Tensor"),
+    ("elbo beta", lambda: vae.elbo(IMG, torch.zeros(4, 2), torch.zeros(4, 2), lambda x, z: z.sum(1), beta=-1),
+     ValueError, "beta must be"),
+    ("iwae_bound K", lambda: vae.iwae_bound(IMG, torch.zeros(4, 2), torch.zeros(4, 2), lambda x, z: z.sum(1), K=0),
+     ValueError, "K must be"),
+    # --- GPT, LSTM, LoRA
+    ("GPTConfig.block_size=0", lambda: gpt.GPTConfig(block_size=0), ValueError, "GPTConfig.block_size"),
+    ("GPTConfig.n_head=0", lambda: gpt.GPTConfig(n_head=0), ValueError, "GPTConfig.n_head"),
+    ("GPTConfig divisible", lambda: gpt.GPTConfig(n_embd=30, n_head=4), ValueError, "divisible by n_head=4"),
+    ("GPTConfig.dropout", lambda: gpt.GPTConfig(dropout=1.0), ValueError, "GPTConfig.dropout"),
+    ("GPTConfig.positions", lambda: gpt.GPTConfig(positions="rotary"), ValueError, "GPTConfig.positions"),
+    ("GPT ids range", lambda: small_gpt()(torch.tensor([[1, 11]])), ValueError, "token ids must be in [0, 11)"),
+    ("GPT float ids", lambda: small_gpt()(torch.zeros(1, 4)), TypeError, "dtype torch.long"),
+    ("GPT.generate temperature<0", lambda: small_gpt().generate(torch.zeros(1, 1, dtype=torch.long), 3, temperature=-1),
+     ValueError, "temperature must be a finite number >= 0"),
+    ("GPT.generate temperature=nan", lambda: small_gpt().generate(torch.zeros(1, 1, dtype=torch.long), 3,
+                                                                    temperature=float("nan")), ValueError, "temperature"),
+    ("GPT.generate max_new_tokens<0", lambda: small_gpt().generate(torch.zeros(1, 1, dtype=torch.long), -1),
+     ValueError, "max_new_tokens must be an integer >= 0"),
+    ("GPT.generate empty prompt", lambda: small_gpt().generate(torch.zeros(1, 0, dtype=torch.long), 3),
+     ValueError, "at least one token"),
+    ("GPT.generate top_p", lambda: small_gpt().generate(torch.zeros(1, 1, dtype=torch.long), 1, top_p=0),
+     ValueError, "top_p must be"),
+    ("GPT.attention_maps", lambda: small_gpt().attention_maps(torch.zeros(1, 9, dtype=torch.long)), ValueError,
+     "exceeds block_size"),
+    ("causal_attention", lambda: gpt.causal_attention(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3, 3)),
+     ValueError, "tensors of the same shape"),
+    ("top_k_filter", lambda: gpt.top_k_filter(torch.zeros(1, 3), 0), ValueError, "top_k must be an integer >= 1"),
+    ("top_p_filter", lambda: gpt.top_p_filter(torch.zeros(1, 3), 1.5), ValueError, "top_p must be"),
+    ("filter_logits", lambda: gpt.filter_logits(torch.zeros(1, 3), top_k=-2), ValueError, "top_k"),
+    ("sinusoidal_positions", lambda: gpt.sinusoidal_positions(4, "d"), TypeError, "d must be an integer"),
+    ("check_generation", lambda: gpt.check_generation(2.5, 1.0), TypeError, "max_new_tokens must be an integer"),
+    ("RNNConfig.hidden=0", lambda: rnn.RNNConfig(hidden=0), ValueError, "RNNConfig.hidden"),
+    ("CharRNN.generate temperature<0", lambda: small_rnn().generate(torch.zeros(1, 1, dtype=torch.long), 3,
+                                                                     temperature=-0.5), ValueError, "temperature"),
+    ("CharRNN.generate empty prompt", lambda: small_rnn().generate(torch.zeros(1, 0, dtype=torch.long), 3),
+     ValueError, "at least one token"),
+    ("CharRNN.run ids", lambda: small_rnn().run(torch.tensor([[12]])), ValueError, "in [0, 11)"),
+    ("LoRALinear r=0", lambda: lora.LoRALinear(nn.Linear(2, 2), r=0), ValueError, "r (the LoRA rank)"),
+    ("LoRALinear alpha=0", lambda: lora.LoRALinear(nn.Linear(2, 2), alpha=0), ValueError, "alpha"),
+    ("LoRALinear base", lambda: lora.LoRALinear(nn.Conv2d(1, 1, 1)), TypeError, "base must be a torch.nn.Linear"),
+    ("add_lora targets", lambda: lora.add_lora(small_gpt(), targets="qkv"), TypeError, "targets must be"),
+    ("add_lora none found", lambda: lora.add_lora(small_gpt(), targets=("nothing",)), ValueError, "no Linear layer"),
+    ("merge_lora", lambda: lora.merge_lora("model"), TypeError, "model must be a torch.nn.Module"),
+    # --- GANs
+    ("GANConfig.loss", lambda: gan.GANConfig(loss="wasserstein"), ValueError, "GANConfig.loss must be one of"),
+    ("GANConfig.ema=1", lambda: gan.GANConfig(ema=1.0), ValueError, "GANConfig.ema"),
+    ("GANConfig both", lambda: gan.GANConfig(n_classes=10, latent_codes=10), ValueError, "not both"),
+    ("GANConfig.d_steps=0", lambda: gan.GANConfig(d_steps=0), ValueError, "GANConfig.d_steps"),
+    ("GAN 0-255 batch", lambda: small_gan().training_step((IMG * 255,), None), ValueError, "divide by 255"),
+    ("GAN labels ignored", lambda: small_gan().training_step((IMG, Y), None), ValueError, "unconditional"),
+    ("cGAN without labels", lambda: small_gan(n_classes=10).training_step((IMG,), None), ValueError, "conditional"),
+    ("cGAN labels out of range", lambda: small_gan(n_classes=10).sample(y=torch.tensor([3, 10])), ValueError,
+     "class labels in [0, 10)"),
+    ("cGAN float labels", lambda: small_gan(n_classes=10).sample(y=torch.tensor([3.0])), TypeError, "dtype torch.long"),
+    ("GAN.sample labels ignored", lambda: small_gan().sample(y=Y), ValueError, "this GAN is unconditional"),
+    ("GAN.sample n=0", lambda: small_gan().sample(0), ValueError, "n must be an integer >= 1"),
+    ("Generator z shape", lambda: small_gan().G(torch.randn(2, 3)), ValueError, "(N, 8)"),
+    ("Discriminator labels ignored", lambda: small_gan().D(IMG, Y), ValueError, "unconditional"),
+    ("d_loss", lambda: gan.d_loss([0.1], [0.2]), TypeError, "real_logits must be a torch.Tensor"),
+    ("g_loss_minimax", lambda: gan.g_loss_minimax(torch.tensor([1, 2])), TypeError, "floating-point"),
+    ("g_loss_nonsaturating", lambda: gan.g_loss_nonsaturating(None), TypeError, "fake_logits"),
+    ("wgan_d_loss", lambda: gan.wgan_d_loss(torch.zeros(0), torch.zeros(2)), ValueError, "at least one element"),
+    ("wgan_g_loss", lambda: gan.wgan_g_loss(1.0), TypeError, "fake_scores"),
+    ("hinge_d_loss", lambda: gan.hinge_d_loss(torch.zeros(2), "x"), TypeError, "fake_scores"),
+    ("gradient_penalty", lambda: gan.gradient_penalty(lambda x: x.sum(1), torch.zeros(2, 3), torch.zeros(3, 3)),
+     ValueError, "same shape"),
+    ("optimal_discriminator", lambda: gan.optimal_discriminator(torch.zeros(2), torch.zeros(3)), ValueError,
+     "the same shape as log_p_data"),
+    # --- diffusion
+    ("DiffusionConfig.channels", lambda: gdiff.DiffusionConfig(channels=12), ValueError, "UNetConfig.channels must be a multiple of 8"),
+    ("DiffusionConfig.T=0", lambda: gdiff.DiffusionConfig(T=0), ValueError, "DiffusionConfig.T"),
+    ("DiffusionConfig.p_uncond", lambda: gdiff.DiffusionConfig(p_uncond=1.5), ValueError, "p_uncond"),
+    ("UNetConfig.time_dim", lambda: unet.UNetConfig(time_dim=3), ValueError, "UNetConfig.time_dim must be even"),
+    ("UNet labels ignored", lambda: unet.UNet(unet.UNetConfig(channels=8))(IMG, Y, Y), ValueError, "unconditional"),
+    ("UNet step count", lambda: unet.UNet(unet.UNetConfig(channels=8))(IMG, Y[:2]), ValueError, "one time step per image"),
+    ("timestep_embedding", lambda: unet.timestep_embedding(torch.rand(2), 4), TypeError, "integer"),
+    ("Diffusion [-1, 1] images", lambda: small_diffusion()(IMG * 2 - 1), ValueError, "(x + 1) / 2"),
+    ("Diffusion labels ignored", lambda: small_diffusion()(IMG, Y), ValueError, "unconditional and would ignore labels"),
+    ("Diffusion labels missing", lambda: small_diffusion(10)(IMG), ValueError, "give labels"),
+    ("Diffusion labels range", lambda: small_diffusion(10)(IMG, torch.tensor([0, 1, 2, 12])), ValueError, "[0, 10)"),
+    ("Diffusion.sample guidance<0", lambda: small_diffusion(10).sample(y=Y, steps=2, guidance=-1), ValueError,
+     "guidance must be a finite number >= 0"),
+    ("Diffusion.sample guidance=nan", lambda: small_diffusion(10).sample(y=Y, steps=2, guidance=float("nan")),
+     ValueError, "guidance"),
+    ("Diffusion.sample eta", lambda: small_diffusion().sample(2, steps=2, eta=1.5), ValueError, "eta must be"),
+    ("Diffusion.sample steps", lambda: small_diffusion().sample(2, steps=11), ValueError, "steps must be an integer between 1 and 10"),
+    ("Diffusion.sample y unconditional", lambda: small_diffusion().sample(y=Y, steps=2), ValueError,
+     "this diffusion model is unconditional"),
+    ("Diffusion.sample n=0", lambda: small_diffusion().sample(0, steps=2), ValueError, "n must be an integer >= 1"),
+    ("Diffusion.sample x_T shape", lambda: small_diffusion().sample(x_T=torch.randn(2, 28, 28), steps=2), ValueError,
+     "x_T must be"),
+    ("Diffusion.eps_fn", lambda: small_diffusion(10).eps_fn(Y, guidance=-2), ValueError, "guidance"),
+    ("linear_betas", lambda: gdiff.linear_betas(0), ValueError, "T must be an integer >= 1"),
+    ("cosine_betas", lambda: gdiff.cosine_betas(-3), ValueError, "T must be"),
+    ("Schedule", lambda: gdiff.Schedule(torch.tensor([0.5, 1.5])), ValueError, "values in (0, 1)"),
+    ("q_sample steps", lambda: gdiff.q_sample(SCHED, IMG, torch.tensor([0, 1, 2, 10])), ValueError,
+     "0-based time steps in [0, 10)"),
+    ("predict_x0 steps", lambda: gdiff.predict_x0(SCHED, IMG, torch.tensor([0.5] * 4), IMG), TypeError, "i must be"),
+    ("diffusion_loss", lambda: gdiff.diffusion_loss(lambda x, i: x, SCHED, "x0"), TypeError, "x0 must be"),
+    ("ddpm_step i", lambda: gdiff.ddpm_step(SCHED, IMG, 10, IMG), ValueError, "i must be an integer between 0 and 9"),
+    ("ddim_step eta", lambda: gdiff.ddim_step(SCHED, IMG, 5, 2, IMG, eta=-0.1), ValueError, "eta must be"),
+    ("ddim_step i_prev", lambda: gdiff.ddim_step(SCHED, IMG, 5, 7, IMG), ValueError, "i_prev must be"),
+    ("ddpm_sample", lambda: gdiff.ddpm_sample(lambda x, i: x, SCHED, "x"), TypeError, "x_T must be"),
+    ("ddim_timesteps", lambda: gdiff.ddim_timesteps(10, 0), ValueError, "steps must be an integer between 1 and 10"),
+    ("ddim_sample eta", lambda: gdiff.ddim_sample(lambda x, i: x, SCHED, IMG, 2, eta=2), ValueError, "eta must be"),
+    # --- flows, mixtures, VQ-VAE
+    ("FlowConfig.dim=1", lambda: flow.FlowConfig(dim=1), ValueError, "FlowConfig.dim"),
+    ("FlowConfig.scale_bound", lambda: flow.FlowConfig(scale_bound=0), ValueError, "FlowConfig.scale_bound"),
+    ("RealNVP points", lambda: flow.RealNVP(flow.FlowConfig(dim=2)).log_prob(torch.zeros(3, 3)), ValueError, "(N, 2)"),
+    ("RealNVP NaN", lambda: flow.RealNVP(flow.FlowConfig(dim=2))(torch.tensor([[float("nan"), 0.0]])), ValueError,
+     "finite"),
+    ("RealNVP.inverse", lambda: flow.RealNVP(flow.FlowConfig(dim=2)).inverse(torch.zeros(2, 2, dtype=torch.long)),
+     TypeError, "floating-point"),
+    ("RealNVP.sample", lambda: flow.RealNVP(flow.FlowConfig(dim=2)).sample(-1), ValueError, "n must be"),
+    ("AffineCoupling", lambda: flow.AffineCoupling(torch.tensor([1.0, 0.0]), 4, 1.0)(torch.zeros(2, 3)), ValueError,
+     "points of shape (N, 2)"),
+    ("GMMConfig", lambda: gmm.GMMConfig(n_components=0), ValueError, "GMMConfig.n_components"),
+    ("GaussianMixture points", lambda: gmm.GaussianMixture(gmm.GMMConfig(dim=2)).log_prob(torch.zeros(3)), ValueError,
+     "points of shape (N, 2)"),
+    ("GaussianMixture.init_from_data", lambda: gmm.GaussianMixture(gmm.GMMConfig(dim=2)).init_from_data(torch.zeros(3, 2)),
+     ValueError, "at least 8 points"),
+    ("GaussianMixture.sample", lambda: gmm.GaussianMixture(gmm.GMMConfig(dim=2)).sample(0), ValueError, "n must be"),
+    ("VQVAEConfig", lambda: vqvae.VQVAEConfig(codebook_size=0), ValueError, "VQVAEConfig.codebook_size"),
+    ("VQVAE 0-255", lambda: small_vq()(IMG * 255), ValueError, "divide by 255"),
+    ("VQVAE labels ignored", lambda: small_vq()(IMG, Y), ValueError, "unconditional"),
+    ("VQVAE.encode", lambda: small_vq().encode(torch.rand(2, 784)), ValueError, "(N, 1, 28, 28)"),
+    ("VQVAE.decode_indices", lambda: small_vq().decode_indices(torch.full((1, 7, 7), 4)), ValueError, "[0, 4)"),
+    ("VectorQuantizer", lambda: vqvae.VectorQuantizer(4, 2)(torch.zeros(2, 3)), ValueError, "z_e must be"),
+    ("CodePrior smoothing=0", lambda: vqvae.CodePrior(torch.zeros(2, 7, 7, dtype=torch.long), 4, smoothing=0),
+     ValueError, "smoothing must be"),
+    ("CodePrior codes range", lambda: vqvae.CodePrior(torch.full((2, 7, 7), 5), 4), ValueError, "[0, 4)"),
+    ("CodePrior.sample", lambda: vqvae.CodePrior(torch.zeros(2, 7, 7, dtype=torch.long), 4).sample(0), ValueError,
+     "n must be"),
+    # --- metrics
+    ("check_images 0-255", lambda: metrics.check_images(IMG * 255), ValueError, "divide by 255"),
+    ("classify empty", lambda: metrics.classify(metrics.ReferenceCNN(), torch.zeros(0, 1, 28, 28)), ValueError,
+     "at least one element"),
+    ("accuracy lengths", lambda: metrics.accuracy(metrics.ReferenceCNN(), IMG, Y[:2]), ValueError, "one label per input"),
+    ("reference_classifier dataset", lambda: metrics.reference_classifier("cifar10"), ValueError, "dataset must be one of"),
+    ("confident_rate logits", lambda: metrics.confident_rate(torch.tensor([[2.0, -1.0]])), ValueError,
+     "logits.softmax(1)"),
+    ("confident_rate empty", lambda: metrics.confident_rate(torch.zeros(0, 10)), ValueError, "at least one"),
+    ("confident_rate threshold", lambda: metrics.confident_rate(PROBS, threshold=0), ValueError, "threshold"),
+    ("class_counts logits", lambda: metrics.class_counts(PROBS * 3), ValueError, "probabilities"),
+    ("class_coverage", lambda: metrics.class_coverage(torch.zeros(3)), ValueError, "probs must be"),
+    ("gaussian_stats one row", lambda: metrics.gaussian_stats(torch.zeros(1, 3)), ValueError, "at least 2 samples"),
+    ("frechet_distance nan", lambda: metrics.frechet_distance([float("nan")], [[1.0]], [0.0], [[1.0]]), ValueError,
+     "finite"),
+    ("classifier_fid one sample", lambda: metrics.classifier_fid(FEATS, FEATS[:1]), ValueError,
+     "fake_features must be at least 2 samples"),
+    ("classifier_fid sizes", lambda: metrics.classifier_fid(FEATS, torch.randn(20, 4)), ValueError, "same size"),
+    ("precision_recall few", lambda: metrics.precision_recall(FEATS, FEATS[:3]), ValueError, "at least 4 samples"),
+    ("precision_recall k", lambda: metrics.precision_recall(FEATS, FEATS, k=0), ValueError, "k must be"),
+    ("evaluate_samples [-1, 1]", lambda: metrics.evaluate_samples(metrics.ReferenceCNN(), IMG * 2 - 1, IMG), ValueError,
+     "(x + 1) / 2"),
+    ("mode_coverage empty", lambda: metrics.mode_coverage(torch.zeros(0, 2), torch.zeros(8, 2), 0.1), ValueError,
+     "An empty set would cover no mode"),
+    ("mode_coverage std", lambda: metrics.mode_coverage(torch.zeros(5, 2), torch.zeros(8, 2), 0.0), ValueError, "std"),
+    ("format_table empty", lambda: metrics.format_table({}), ValueError, "rows must be a non-empty dict"),
+    ("format_table columns", lambda: metrics.format_table({"a": {"x": 1.0}, "b": {"y": 2.0}}), ValueError,
+     "the same columns"),
+    # --- runtime, presets, pretrained weights, utils, plots, self-checks, student copies
+    ("runtime device", lambda: runtime.runtime("gpu0"), RuntimeError, "device"),
+    ("preset", lambda: runtime.preset({"quick": 1}, runtime.runtime("cpu")), KeyError, "presets lack the profiles"),
+    ("shakespeare_gpt_checkpoint", lambda: presets.shakespeare_gpt_checkpoint("fast"), ValueError, "profile must be one of"),
+    ("build_pretrained", lambda: presets.build_pretrained("ch99"), ValueError, "name must be one of"),
+    ("load_pretrained unknown", lambda: pretrained.load_pretrained(small_vae(), "ch99"), gt.CheckpointError,
+     "no pretrained weights"),
+    ("load_pretrained path", lambda: pretrained.load_pretrained(small_vae(), "weights/ch04_dcgan.pt"), ValueError,
+     "a recipe name"),
+    ("export_weights missing", lambda: pretrained.export_weights("/nonexistent.pt", "/tmp/genai_out.pt"),
+     gt.CheckpointError, "no checkpoint"),
+    ("export_weights in place", lambda: pretrained.export_weights("/tmp/a.pt", "/tmp/./a.pt"), ValueError,
+     "another file than the checkpoint"),
+    ("seed_everything", lambda: utils.seed_everything(-1), ValueError, "seed must be an integer between 0"),
+    ("count_parameters", lambda: utils.count_parameters("model"), TypeError, "model must be a torch.nn.Module"),
+    ("glue name", lambda: utils.glue("bad name!", 1.0), ValueError, "a glue key"),
+    ("image_grid", lambda: plot.image_grid(torch.rand(2, 3, 28, 28)), ValueError, "single-channel"),
+    ("scatter_2d", lambda: plot.scatter_2d(torch.rand(5, 3)), ValueError, "(N, 2)"),
+    ("loss_curve", lambda: plot.loss_curve(gt.History(), keys=["nope"]), KeyError, "nope"),
+    ("smooth", lambda: plot.smooth("abc", 2), ValueError, "could not convert"),
+    ("strip_solutions misspelt", lambda: student.strip_solutions("## Begin Solution\nx\n## End Solution\n"),
+     ValueError, "looks like a solution marker"),
+    ("strip_solutions unbalanced", lambda: student.strip_solutions("### BEGIN SOLUTION\nx\n"), ValueError,
+     "without a matching END"),
+    ("student_notebook", lambda: student.student_notebook({"cells": [{"cell_type": "code", "metadata": {},
+                                                                       "source": "### END SOLUTION\n"}]}),
+     ValueError, "without a matching BEGIN"),
+    ("make_student_copies missing", lambda: student.make_student_copies("/nonexistent", "/tmp/x"), FileNotFoundError,
+     "does not exist"),
+    ("make_student_copies in place", lambda: student.make_student_copies("notebooks", "notebooks/."), ValueError,
+     "overwrite the instructor's notebooks"),
+]
+
+
+@pytest.mark.parametrize("call, error, fragment", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_bad_input_gets_one_clear_error(call, error, fragment):
+    with pytest.raises(error) as info:
+        call()
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_the_table_has_one_row_per_public_function():
+    """A public function added without a bad-input row fails here (self-checks never raise:
+    they report a wrong answer, tested below)."""
+    import inspect
+
+    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils,
+               vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
+    exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
+        "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",
+        "cache_dir", "sha256", "load_fashion_mnist", "load_digits", "from_scratch", "checksums",
+        "pick_device", "pick_amp_dtype", "pick_profile", "main",
+        # network bodies built from a GANConfig, which checks every field
+        "mlp_generator_body", "dc_generator_body", "mlp_discriminator_body", "dc_discriminator_body",
+    }
+    names = {name for m in modules for name, obj in vars(m).items()
+             if inspect.isfunction(obj) and obj.__module__ == m.__name__ and not name.startswith("_")}
+    covered = " ".join(r[0] for r in ROWS)
+    missing = sorted(n for n in names - exempt if n not in covered)
+    assert not missing, f"add a bad-input row for {missing}"
+
+
+def test_self_checks_report_bad_input_instead_of_raising():
+    result = check.gaussian_kl(42)  # not a function
+    assert not result.passed and "raised TypeError" in result.message
+
+
+def test_make_student_copies_refuses_misspelt_markers_before_writing(tmp_path):
+    src = bad_notebook(tmp_path)
+    with pytest.raises(ValueError, match="looks like a solution marker"):
+        student.make_student_copies(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
