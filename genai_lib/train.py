@@ -17,6 +17,7 @@ import dataclasses
 import math
 import os
 import random
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .validate import check_choice, check_int, check_number, fail
+
 FORMAT = "genai_lib.checkpoint/1"
 # TrainConfig fields that may differ when a run is resumed: they change what is logged
-# or how often, not what is computed.
+# or how often, not what is computed. ``steps`` may change only with a constant schedule:
+# the cosine schedule's learning rate at every step depends on it (see ``resumable_changes``).
 RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "log_every", "compile")
 
 
@@ -47,6 +51,33 @@ class TrainConfig:
     log_every: int = 10            # progress-bar refresh; losses are recorded every step
     compile: bool = False          # torch.compile the model's forward (GPU only pays off)
 
+    def __post_init__(self):
+        check_int(self.steps, "TrainConfig.steps", low=1)
+        check_number(self.lr, "TrainConfig.lr", 0, low_open=True)
+        check_number(self.weight_decay, "TrainConfig.weight_decay", 0)
+        if len(self.betas) != 2:
+            fail("TrainConfig.betas", "a pair (beta1, beta2)", repr(self.betas))
+        for k, b in enumerate(self.betas):
+            check_number(b, f"TrainConfig.betas[{k}]", 0, 1, high_open=True)
+        if self.grad_clip is not None:
+            # 0 would freeze training and a negative norm would flip the gradient's sign
+            check_number(self.grad_clip, "TrainConfig.grad_clip", 0, low_open=True,
+                         fix="Use None to turn gradient clipping off")
+        check_int(self.warmup_steps, "TrainConfig.warmup_steps", low=0)
+        check_choice(self.schedule, "TrainConfig.schedule", ("cosine", "constant"))
+        check_number(self.min_lr_ratio, "TrainConfig.min_lr_ratio", 0, 1)
+        check_int(self.eval_every, "TrainConfig.eval_every", low=0, fix="0 evaluates only at the end")
+        check_int(self.checkpoint_every, "TrainConfig.checkpoint_every", low=0, fix="0 saves only at the end")
+        check_int(self.log_every, "TrainConfig.log_every", low=1)
+        if not isinstance(self.compile, bool):
+            fail("TrainConfig.compile", "True or False", repr(self.compile), error=TypeError)
+
+    def resumable_changes(self) -> tuple[str, ...]:
+        """The fields a resumed run may change (``steps`` only with a constant schedule)."""
+        if self.schedule == "constant":
+            return RESUMABLE_CHANGES
+        return tuple(k for k in RESUMABLE_CHANGES if k != "steps")
+
 
 @dataclass
 class History:
@@ -59,6 +90,9 @@ class History:
 
     def last(self, name: str = "loss", n: int = 50) -> float:
         """Mean of the last ``n`` recorded values of a loss (less noisy than the last one)."""
+        if name not in self.losses or not self.losses[name]:
+            raise KeyError(f"no {name!r} values were recorded; recorded: {sorted(self.losses)}")
+        check_int(n, "n", low=1)
         values = self.losses[name][-n:]
         return sum(values) / len(values)
 
@@ -73,8 +107,8 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     $\\eta_t = \\eta\\,[r + (1-r)\\tfrac12(1+\\cos(\\pi\\,\\tfrac{t-w}{T-w}))]$ for
     $t \\ge w$, with $r$ = ``min_lr_ratio``, $w$ = ``warmup_steps``, $T$ = ``steps``.
     """
-    if cfg.schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg.schedule!r}")
+    if not isinstance(cfg, TrainConfig):
+        fail("cfg", "a TrainConfig", type(cfg).__name__, error=TypeError)
 
     def f(step: int) -> float:
         if step < cfg.warmup_steps:
@@ -221,11 +255,42 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file, then rename: a crash mid-save never corrupts the old file."""
+    """Write to a temporary file, read it back, then rename: a crash mid-save, or a file that
+    does not read back, never replaces the previous file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
+    try:
+        torch.load(tmp, map_location="cpu", weights_only=True)
+    except Exception as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"the new checkpoint for {path} did not read back ({e}); the previous file "
+                              f"was kept") from e
     os.replace(tmp, path)
+
+
+def check_writable(directory: str | Path, what: str = "checkpoints") -> None:
+    """Fail before a run, not after it, when ``directory`` cannot be created or written to."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            pass
+    except OSError as e:
+        raise CheckpointError(f"cannot write {what} to {directory} ({type(e).__name__}: {e}); "
+                              f"choose a writable directory") from None
+
+
+def check_finite_weights(model: nn.Module, step: int) -> None:
+    """Every parameter finite: a step with a finite loss can still write NaN weights (an
+    infinite gradient), and those must never reach a checkpoint. One device sync."""
+    params = [p for p in model.parameters()]
+    if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+        raise FloatingPointError(
+            f"non-finite weights after step {step} (in {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}) "
+            f"although the loss was finite: a gradient overflowed. Nothing was saved; the last checkpoint "
+            f"is intact. Try a lower learning rate or gradient clipping")
 
 
 def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype | None = None,
@@ -240,6 +305,15 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     """
     from tqdm.auto import tqdm
 
+    if not isinstance(model, nn.Module):
+        fail("model", "a torch.nn.Module", type(model).__name__, error=TypeError)
+    if not isinstance(cfg, TrainConfig):
+        fail("cfg", "a TrainConfig", type(cfg).__name__, error=TypeError)
+    if not hasattr(batches, "__next__"):
+        fail("batches", "an iterator of batches (e.g. genai_lib.data.Batches)", type(batches).__name__,
+             "Wrap tensors with Batches(x, batch_size=...)", TypeError)
+    if next(model.parameters(), None) is None:
+        fail("model", "a module with parameters", "a module without any")
     device = next(model.parameters()).device
     optimizers = (model.configure_optimizers(cfg) if hasattr(model, "configure_optimizers")
                   else default_optimizers(model, cfg))
@@ -249,19 +323,37 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     train_config = dataclasses.asdict(cfg)
 
     path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None:
+        check_writable(path.parent)  # now, not after the whole run
     if path is not None and path.exists():
         ckpt = load_checkpoint(path)
         check_compatible(ckpt, model, path)
-        diffs = _differences(ckpt["train_config"], train_config, ignore=RESUMABLE_CHANGES)
+        if "optimizers" not in ckpt:
+            raise CheckpointError(
+                f"{path} holds model weights only (a pretrained or exported file), not a training state, "
+                f"so a run cannot resume from it. To fine-tune from it: load_weights(model, path) (or "
+                f"genai_lib.pretrained.load_pretrained), then call fit with another checkpoint path. "
+                f"The file was left untouched.")
+        diffs = _differences(ckpt["train_config"], train_config, ignore=cfg.resumable_changes())
         if diffs:
-            raise CheckpointError(f"{path} was trained with another TrainConfig:\n  " + "\n  ".join(diffs) +
-                                  "\nUse the same config to resume, or another checkpoint path.")
+            why = ("\nWith schedule='cosine' the learning rate at every step depends on steps, so a finished "
+                   "run cannot be extended: start from its weights (load_weights) with another checkpoint path, "
+                   "or use schedule='constant'." if any(d.startswith("steps:") for d in diffs) else "")
+            raise CheckpointError(f"{path} was trained with another TrainConfig:\n  " + "\n  ".join(diffs) + why +
+                                  "\nUse the same config to resume, or another checkpoint path (the file was "
+                                  "left untouched).")
+        if hasattr(batches, "load_state_dict"):
+            try:
+                batches.load_state_dict(ckpt["batches"])
+            except ValueError as e:
+                raise CheckpointError(f"{path} was trained on other batches: {e}. Resume with the same data, "
+                                      f"batch size and seed, or use another checkpoint path (the file was "
+                                      f"left untouched).") from None
         model.load_state_dict(ckpt["model"])
         for k, o in optimizers.items():
             o.load_state_dict(ckpt["optimizers"][k])
             schedulers[k].load_state_dict(ckpt["schedulers"][k])
         scaler.load_state_dict(ckpt["scaler"])
-        batches.load_state_dict(ckpt["batches"])
         _set_rng_state(ckpt["rng"])
         history, step = History(**ckpt["history"]), ckpt["step"]
 
@@ -290,6 +382,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     pending: list[tuple[int, dict]] = []  # detached losses, turned into floats in bulk (no GPU sync per step)
 
     def flush() -> None:
+        last = pending[-1][0] if pending else None
         for s, losses in pending:
             history.steps.append(s)
             for k, v in losses.items():
@@ -299,9 +392,12 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
                                              f"(try a lower learning rate or gradient clipping)")
                 history.losses.setdefault(k, []).append(v)
         pending.clear()
+        if last is not None:  # before anything is evaluated or saved
+            check_finite_weights(model, last)
 
     model.train()
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="training")
+    # mininterval: at most two refreshes a second, so a fast loop cannot flood a notebook's output channel
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="training", mininterval=0.5)
     t0 = time.perf_counter()
     try:
         while step < cfg.steps:

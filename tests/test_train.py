@@ -1,3 +1,6 @@
+import json
+import os
+import re
 from dataclasses import dataclass, replace
 
 import pytest
@@ -209,3 +212,136 @@ def test_config_field_added_later_takes_its_default(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
     with pytest.raises(CheckpointError, match="dropout: checkpoint 0.1, now 0.5"):
         load_weights(Tiny(TinyConfig(dropout=0.5)), path)
+
+
+# --- Nothing is ever lost, and a resume never silently changes the run ---------------------------
+
+
+class NaNGradAt(nn.Module):
+    """A finite loss whose gradient becomes NaN at one step (the issue's repro):
+    d/dw sqrt(|w - w|) is inf * 0 = NaN, while the loss itself stays finite."""
+
+    def __init__(self, bad_step: int):
+        super().__init__()
+        self.cfg = TinyConfig()
+        self.w = nn.Parameter(torch.ones(3))
+        self.bad_step, self.calls = bad_step, 0
+
+    def forward(self, x):
+        self.calls += 1
+        loss = ((self.w - 2) ** 2).sum()
+        if self.calls == self.bad_step:
+            loss = loss + (self.w[0] - self.w[0]).abs().sqrt()
+        return loss
+
+
+def test_nan_weights_never_overwrite_a_good_checkpoint(tmp_path):
+    path = tmp_path / "run.pt"
+    cfg = TrainConfig(steps=20, lr=0.1, checkpoint_every=5, log_every=5, grad_clip=None)
+    with pytest.raises(FloatingPointError, match="non-finite weights after step 10.*last checkpoint is intact"):
+        fit(NaNGradAt(bad_step=10), Batches(torch.zeros(4), batch_size=2), cfg, checkpoint=path, progress=False)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["step"] == 5 and torch.isfinite(ckpt["model"]["w"]).all()
+    assert not (tmp_path / "run.pt.tmp").exists()
+
+
+def test_checkpoints_are_checked_writable_before_training(tmp_path):
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o500)
+    calls = []
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions: nothing to test here
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(CheckpointError, match="cannot write checkpoints to"):
+            run(CFG, checkpoint=ro / "run.pt", evaluate=lambda m: calls.append(1) or {})
+        assert not calls  # failed before the first step, not after the whole run
+    finally:
+        ro.chmod(0o700)
+
+
+def test_unwritable_checkpoint_directory_fails_before_training(tmp_path):
+    """As root, permissions do not stop writes; a path under a regular file cannot be created."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    steps = []
+    with pytest.raises(CheckpointError, match="cannot write checkpoints to"):
+        run(CFG, checkpoint=blocker / "run.pt", evaluate=lambda m: steps.append(1) or {})
+    assert not steps
+
+
+def test_resume_refuses_other_batches(tmp_path):
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    before = path.read_bytes()
+    x, y = problem()
+    for batches, what in [(Batches(x, y, batch_size=16, seed=1), "batch_size is 16, the checkpoint's is 32"),
+                          (Batches(x * 2, y, batch_size=32, seed=1), "data (fingerprint)"),
+                          (Batches(x, y, batch_size=32, seed=2), "seed is 2")]:
+        torch.manual_seed(0)
+        with pytest.raises(CheckpointError, match=f"(?s)other batches.*{re.escape(what)}"):
+            fit(Tiny(), batches, CFG, checkpoint=path, progress=False)
+    assert path.read_bytes() == before
+
+
+def test_text_batches_record_their_data():
+    from genai_lib.data import TextBatches
+
+    a = TextBatches(torch.arange(100) % 7, block_size=8, batch_size=4)
+    b = TextBatches(torch.arange(100) % 5, block_size=8, batch_size=4)
+    with pytest.raises(ValueError, match="data"):
+        b.load_state_dict(a.state_dict())
+    with pytest.raises(ValueError, match="batch_size"):
+        TextBatches(torch.arange(100) % 7, block_size=8, batch_size=2).load_state_dict(a.state_dict())
+    state = a.state_dict()
+    for key in ("fingerprint", "batch_size", "block_size"):  # an older checkpoint without these keys loads
+        state.pop(key)
+    b.load_state_dict(state)
+
+
+def test_more_steps_on_resume_is_refused_with_a_cosine_schedule_but_allowed_with_a_constant_one(tmp_path):
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    with pytest.raises(CheckpointError, match="(?s)steps: checkpoint 40, now 80.*cannot be extended"):
+        run(replace(CFG, steps=80), checkpoint=path)
+    const = replace(CFG, schedule="constant")
+    path2 = tmp_path / "const.pt"
+    run(const, checkpoint=path2)
+    _, history = run(replace(const, steps=60), checkpoint=path2)
+    assert history.steps == list(range(1, 61))
+
+
+def test_a_weights_only_file_says_how_to_fine_tune(tmp_path):
+    from genai_lib.pretrained import export_weights
+
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    slim = export_weights(path, tmp_path / "weights.pt")
+    before = slim.read_bytes()
+    with pytest.raises(CheckpointError, match="(?s)weights only.*load_weights.*another checkpoint path"):
+        run(CFG, checkpoint=slim)
+    assert slim.read_bytes() == before
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export_weights(path, slim)
+    export_weights(path, slim, overwrite=True)
+
+
+def test_student_copies_never_overwrite_the_notebooks(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    book = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                       "source": "### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION\n"}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (src / "01.ipynb").write_text(json.dumps(book))
+    before = (src / "01.ipynb").read_bytes()
+    for dst in ("notebooks", "notebooks/./", str(src)):
+        done = subprocess.run([sys.executable, "-m", "genai_lib.student", "notebooks", dst], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert done.returncode != 0 and "overwrite the instructor's notebooks" in done.stderr
+        assert (src / "01.ipynb").read_bytes() == before
+    done = subprocess.run([sys.executable, "-m", "genai_lib.student", "missing", "out"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "does not exist" in done.stderr
