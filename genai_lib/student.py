@@ -19,12 +19,17 @@ from pathlib import Path
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 REMOVED_TAGS = {"solution", "exercise-check"}
+# Any comment that looks like a marker: a misspelt one must fail, not leak its solution.
+MARKER_LIKE = re.compile(r"^\s*#+\s*(begin|end)\s+solution\b", re.IGNORECASE)
 
 
 def strip_solutions(source: str) -> str:
-    """Replace each marked solution block with a stub; fail on unbalanced markers."""
+    """Replace each marked solution block with a stub; fail on unbalanced or misspelt markers."""
     out, inside = [], False
-    for line in source.splitlines(keepends=True):
+    for n, line in enumerate(source.splitlines(keepends=True), start=1):
+        if MARKER_LIKE.match(line) and line.strip() not in (BEGIN, END):
+            raise ValueError(f"line {n}: {line.strip()!r} looks like a solution marker but is not spelt "
+                             f"{BEGIN!r} or {END!r}; fix the spelling so the solution is stripped")
         if line.strip() == BEGIN:
             if inside:
                 raise ValueError("nested '### BEGIN SOLUTION'")
@@ -57,19 +62,46 @@ def student_notebook(nb: dict) -> dict:
 
 
 def make_student_copies(src: str | Path, dst: str | Path) -> list[Path]:
+    """Write a student copy of every notebook in ``src`` into ``dst``.
+
+    Refuses (before writing anything) a missing or empty ``src``, a ``dst`` that is ``src``
+    itself (that would replace the instructor's notebooks), and notebooks whose markers it
+    cannot strip. Existing student copies in ``dst`` are replaced.
+    """
     src, dst = Path(src), Path(dst)
-    written = []
-    for path in sorted(src.glob("*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        out = dst / path.name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(student_notebook(nb), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(out)
-    return written
+    if not src.is_dir():
+        raise FileNotFoundError(f"notebook directory {src} does not exist (or is not a directory)")
+    paths = sorted(src.glob("*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) in {src}")
+    if dst.resolve() == src.resolve():
+        raise ValueError(f"the output directory {dst} is the notebook directory {src}: the student copies would "
+                         f"overwrite the instructor's notebooks. Choose another output directory, e.g. student/")
+    copies = {}
+    for path in paths:  # every notebook is converted before any file is written
+        try:
+            copies[dst / path.name] = student_notebook(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+    dst.mkdir(parents=True, exist_ok=True)
+    for out, nb in copies.items():
+        out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return list(copies)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m genai_lib.student NOTEBOOK_DIR OUTPUT_DIR", file=sys.stderr)
+        return 2
+    try:
+        written = make_student_copies(*argv)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for p in written:
+        print("wrote", p)
+    return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m genai_lib.student NOTEBOOK_DIR OUTPUT_DIR")
-    for p in make_student_copies(sys.argv[1], sys.argv[2]):
-        print("wrote", p)
+    sys.exit(main(sys.argv[1:]))
