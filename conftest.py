@@ -17,6 +17,11 @@ import pytest
 ROOT = Path(__file__).parent
 CACHE = ROOT / "_build" / ".jupyter_cache"  # where jupyter-book keeps it by default
 
+# nbval waits at most ``output_timeout`` seconds (5 by default, with no command-line option) for
+# a kernel's output messages once a cell has finished; a busy machine or a burst of progress-bar
+# messages tripped it in CI. The cell's own time limit (--nbval-cell-timeout) is unaffected.
+NBVAL_OUTPUT_TIMEOUT = 120
+
 _outputs: dict[str, dict[int, list]] = defaultdict(dict)
 _failed: set[str] = set()
 _timing: dict[str, float] = defaultdict(float)
@@ -26,6 +31,16 @@ def _notebook_of(item) -> str | None:
     parent = getattr(item, "parent", None)
     path = getattr(parent, "fspath", None)
     return str(path) if path is not None and str(path).endswith(".ipynb") else None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    raise_output_timeout(items)
+
+
+def raise_output_timeout(items) -> None:
+    for item in items:
+        if hasattr(item, "output_timeout"):  # nbval's notebook cells
+            item.output_timeout = max(item.output_timeout, NBVAL_OUTPUT_TIMEOUT)
 
 
 @pytest.hookimpl(hookwrapper=True)

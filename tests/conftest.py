@@ -18,3 +18,17 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("GENAI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(pooch, "retrieve", no_network)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state, whatever ran before it or in which order
+    (an unseeded draw once made a tolerance test pass or fail with the global state)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)

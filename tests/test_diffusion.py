@@ -54,13 +54,20 @@ def test_ddim_with_eta_one_has_the_ddpm_variance_and_eta_zero_is_deterministic()
 
 
 def test_a_perfect_noise_prediction_recovers_x0_and_the_loss_runs():
+    # Every step, not a random few: at the cosine schedule's last steps alpha_bar is ~1e-7, and the
+    # float32 inversion divides rounding errors by sqrt(alpha_bar), so the tolerance follows it
+    # (measured worst error * sqrt(alpha_bar) over 50 seeds: 1.5e-7).
     sched = D.Schedule(D.cosine_betas(100))
-    x0 = torch.rand(8, 1, 4, 4) * 2 - 1
-    i = torch.randint(100, (8,))
+    i = torch.arange(100)
+    x0 = torch.rand(100, 1, 4, 4) * 2 - 1
     noise = torch.randn_like(x0)
     x_t = D.q_sample(sched, x0, i, noise)
-    assert torch.allclose(D.predict_x0(sched, x_t, i, noise), x0, atol=1e-4)
-    assert torch.allclose(D.ddim_step(sched, x_t[:1], int(i[0]), -1, noise[:1]), x0[:1], atol=1e-4)
+    tol = 1e-6 / sched.alpha_bar[i].sqrt()                                   # (100,)
+    err = (D.predict_x0(sched, x_t, i, noise) - x0).abs().flatten(1).max(1).values
+    assert (err <= tol).all(), (err / tol).max()
+    for k in (0, 50, 99):
+        step = D.ddim_step(sched, x_t[k:k + 1], k, -1, noise[k:k + 1])
+        assert (step - x0[k:k + 1].clamp(-1, 1)).abs().max() <= tol[k]
     net = torch.nn.Conv2d(1, 1, 3, padding=1)
     loss = D.diffusion_loss(lambda x, t: net(x), sched, x0)
     loss.backward()
@@ -87,7 +94,7 @@ def test_ddim_timesteps_cover_the_chain_in_order():
     assert D.ddim_timesteps(1000, 1000) == list(range(999, -1, -1))
     ts = D.ddim_timesteps(1000, 10)
     assert ts[0] == 999 and ts[-1] == 0 and len(ts) == 10 and ts == sorted(ts, reverse=True)
-    with pytest.raises(ValueError, match="between 1 and T"):
+    with pytest.raises(ValueError, match="steps must be an integer between 1 and"):
         D.ddim_timesteps(100, 0)
 
 

@@ -58,3 +58,37 @@ def test_citation_keys_exist():
     cited = {k for t in texts for group in re.findall(r"\{cite\}`([^`]+)`", t) for k in group.split(",")}
     cited.discard("key")  # the contributor page's example
     assert cited and cited <= keys, cited - keys
+
+
+def test_nbval_output_timeout_is_raised_for_every_notebook_cell():
+    """The root conftest raises nbval's 5-second wait for output on every notebook cell it collects."""
+    import subprocess
+    import sys
+
+    nb = NOTEBOOKS[0]
+    code = ("import sys, pytest\n"
+            "class Grab:\n"
+            "    def pytest_collection_finish(self, session):\n"
+            "        self.timeouts = {getattr(i, 'output_timeout', None) for i in session.items}\n"
+            "g = Grab()\n"
+            f"pytest.main(['--collect-only', '-q', {str(nb)!r}], plugins=[g])\n"
+            "print('TIMEOUTS', sorted(g.timeouts))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
+    root_conftest = re.search(r"^NBVAL_OUTPUT_TIMEOUT = (\d+)", (ROOT / "conftest.py").read_text(), re.M)
+    assert int(root_conftest.group(1)) >= 60
+    assert f"TIMEOUTS [{root_conftest.group(1)}]" in out, out[-2000:]
+
+
+def test_colab_install_is_pinned_to_this_release_in_every_notebook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_setup_cells", ROOT / "scripts" / "sync_setup_cells.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    url, ref = sync.wanted()
+    assert ref == "v" + __import__("genai_lib").__version__
+    assert sync.sync(check=True) == [], "run python scripts/sync_setup_cells.py"
+    for path in NOTEBOOKS:
+        setup = source(next(c for c in load(path)["cells"] if c["cell_type"] == "code"))
+        assert '@{REF}"' in setup and f'REF = "{ref}"' in setup
+    assert f"git+{url}@{ref}" in (ROOT / "book" / "setup.md").read_text()
