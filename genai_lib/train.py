@@ -415,7 +415,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
             last = step == cfg.steps
             if step % cfg.log_every == 0 or last:
                 flush()
-                bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.losses.items()})
+                bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.losses.items()}, refresh=False)
             if evaluate is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or last):
                 flush()
                 run_eval()
