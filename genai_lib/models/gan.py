@@ -321,19 +321,19 @@ class GAN(nn.Module):
         reals = real.chunk(k)
         ys = labels.chunk(k) if labels is not None else [None] * k
         # (1) update D: push D(x) up on real data and D(G(z)) down on fakes; G is held fixed.
-        for x, y in zip(reals, ys):
-            with torch.no_grad():
+        for j, (x, y) in enumerate(zip(reals, ys)):
+            last = j == k - 1
+            with torch.set_grad_enabled(last):  # the last fakes keep G's graph: step (2) reuses them
                 fake = self.G(self.noise(len(x)), y if y is not None else self.codes(len(x)))
-            loss_d = loss_d_fn(self.D(x, y), self.D(fake, y))
+            loss_d = loss_d_fn(self.D(x, y), self.D(fake.detach(), y))
             if self.cfg.loss == "wgan-gp":
                 loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x, fake, *([y] if y is not None else []))
             loss_d = update("d", loss_d)
-        # (2) update G: make D call its samples real; D is held fixed (no gradients to its weights).
+        # (2) update G: make the updated D call the same fakes real (as the DCGAN reference code does;
+        # one generator pass per step, not two); D is held fixed (no gradients to its weights).
         self.D.requires_grad_(False)
         try:
-            y, n = ys[-1], len(reals[-1])
-            fake = self.G(self.noise(n), y if y is not None else self.codes(n))
-            loss_g = update("g", loss_g_fn(self.D(fake, y)))
+            loss_g = update("g", loss_g_fn(self.D(fake, ys[-1])))
         finally:
             self.D.requires_grad_(True)
         if self.G_ema is not None:
