@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import check, metrics, plot, presets, pretrained, runtime, student, utils
+from genai_lib import check, curation, metrics, plot, presets, pretrained, runtime, student, utils
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
@@ -295,6 +295,23 @@ ROWS = [
     ("format_table empty", lambda: metrics.format_table({}), ValueError, "rows must be a non-empty dict"),
     ("format_table columns", lambda: metrics.format_table({"a": {"x": 1.0}, "b": {"y": 2.0}}), ValueError,
      "the same columns"),
+    # --- curation (Chapter 6's data transformations)
+    ("subsample", lambda: curation.subsample(10, 11), ValueError, "n must be an integer between 1 and 10"),
+    ("per_class", lambda: curation.per_class(torch.tensor([0, 1]), 2, 2), ValueError, "smallest class"),
+    ("long_tail", lambda: curation.long_tail(Y, 1.5, 10), ValueError, "rho must be"),
+    ("class_histogram", lambda: curation.class_histogram(Y, 3), ValueError, "class labels in [0, 3)"),
+    ("total_variation", lambda: curation.total_variation(torch.tensor([0.5, 0.6]), torch.tensor([0.5, 0.5])),
+     ValueError, "summing to 1"),
+    ("balanced_sample", lambda: curation.balanced_sample(Y.float(), 5, 10), TypeError, "dtype torch.long"),
+    ("corrupt_images", lambda: curation.corrupt_images(IMG * 255, 0.1), ValueError, "divide by 255"),
+    ("flip_labels", lambda: curation.flip_labels(Y, 0.1, 1), ValueError, "class labels in [0, 1)"),
+    ("plant_duplicates", lambda: curation.plant_duplicates(IMG, torch.tensor([9]), 2), ValueError, "indices in [0, 4)"),
+    ("exact_duplicates", lambda: curation.exact_duplicates([1, 2]), TypeError, "x must be a torch.Tensor"),
+    ("near_duplicates", lambda: curation.near_duplicates(IMG, 0.1), ValueError, "feature vectors (N, D)"),
+    ("nearest_distance", lambda: curation.nearest_distance(IMG, torch.rand(3, 5)), ValueError, "the same size"),
+    ("center_of_mass", lambda: curation.center_of_mass(torch.rand(3, 28, 28)), ValueError, "images (N, C, H, W)"),
+    ("translate", lambda: curation.translate(IMG, torch.zeros(3, 2, dtype=torch.long)), ValueError, "one (row, column)"),
+    ("diff_augment", lambda: curation.diff_augment(IMG, max_shift=30), ValueError, "max_shift must be"),
     # --- runtime, presets, pretrained weights, utils, plots, self-checks, student copies
     ("runtime device", lambda: runtime.runtime("gpu0"), RuntimeError, "device"),
     ("preset", lambda: runtime.preset({"quick": 1}, runtime.runtime("cpu")), KeyError, "presets lack the profiles"),
@@ -341,7 +358,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils,
+    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",

@@ -1,0 +1,243 @@
+"""Curate: the data transformations behind Chapter 6 ("data decides what a model can generate").
+
+Every experiment of that chapter trains the same model on data changed in one known way, so
+each change is a small, exact function here: sub-sampling, corrupting images, flipping labels,
+long-tailing the classes, planting duplicates, and the fixes (class-balanced re-sampling,
+exact and near-duplicate removal, differentiable augmentation). None modifies its input; a
+function that chooses examples also returns which, so a notebook can check what was done.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import torch.nn.functional as F
+
+from .validate import check_images, check_int, check_labels, check_number, check_tensor, fail
+
+
+def _check_image_batch(x: torch.Tensor) -> None:
+    """Images (N, C, H, W) of any size, floats in [0, 1]."""
+    check_tensor(x, "x", ndim=4, floating=True, what="images (N, C, H, W)")
+    check_images(x, "x", size=tuple(x.shape[1:]))
+
+
+# --- choosing examples ------------------------------------------------------------------------
+
+
+def subsample(n_total: int, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` distinct indices out of ``n_total``, uniformly at random (sorted). (n,)"""
+    check_int(n_total, "n_total", low=1)
+    check_int(n, "n", 1, n_total)
+    return torch.randperm(n_total, generator=generator)[:n].sort().values
+
+
+def per_class(y: torch.Tensor, k: int, n_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``k`` random indices of each class (e.g. "10 labels per class"), sorted. (k * n_classes,)"""
+    check_labels(y, "y", n_classes)
+    check_int(k, "k", low=1)
+    chosen = []
+    for c in range(n_classes):
+        idx = (y == c).nonzero().squeeze(1)
+        if len(idx) < k:
+            fail("k", f"at most the size of the smallest class ({len(idx)} examples of class {c})", k)
+        chosen.append(idx[torch.randperm(len(idx), generator=generator)[:k]])
+    return torch.cat(chosen).sort().values
+
+
+def long_tail(y: torch.Tensor, rho: float, n_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices of a long-tailed subset: each example of class $k$ is kept with probability $\\rho^k$
+    (class 0 complete, class 9 with $\\rho^9$ of its examples). Sorted."""
+    check_labels(y, "y", n_classes)
+    check_number(rho, "rho", 0, 1, low_open=True)
+    keep = torch.rand(len(y), generator=generator) < rho ** y.cpu().double()
+    return keep.nonzero().squeeze(1)
+
+
+def class_histogram(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Share of each class among labels (or predicted classes) ``y``. (n_classes,), sums to 1."""
+    check_labels(y, "y", n_classes)
+    return torch.bincount(y.cpu(), minlength=n_classes).double() / len(y)
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> float:
+    """$\\mathrm{TV}(p, q) = \\tfrac12 \\sum_k |p_k - q_k|$: the largest difference in probability the two
+    distributions give any set of classes (0 = equal, 1 = disjoint)."""
+    for name, t in (("p", p), ("q", q)):
+        check_tensor(t, name, ndim=1, floating=True, what="a probability vector (K,)")
+        if float(t.min()) < 0 or abs(float(t.sum()) - 1) > 1e-6:
+            fail(name, "a probability vector (non-negative, summing to 1)", f"sum {float(t.sum()):.4f}")
+    if p.shape != q.shape:
+        fail("q", f"a vector of the same length as p ({len(p)})", len(q))
+    return 0.5 * (p.double() - q.double()).abs().sum().item()
+
+
+def balanced_sample(y: torch.Tensor, n: int, n_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Re-sampling that corrects a class imbalance: ``n`` indices drawn with replacement, each
+    example weighted by 1 / (its class's count), so every present class is drawn equally often."""
+    check_labels(y, "y", n_classes)
+    check_int(n, "n", low=1)
+    counts = torch.bincount(y.cpu(), minlength=n_classes).double()
+    weights = 1.0 / counts[y.cpu()]
+    return torch.multinomial(weights, n, replacement=True, generator=generator)
+
+
+# --- defects ----------------------------------------------------------------------------------
+
+
+def corrupt_images(x: torch.Tensor, share: float, kind: str = "invert",
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A copy of ``x`` (images in [0, 1]) in which a random ``share`` is corrupted; returns
+    (images, mask of the corrupted ones). Kinds: ``invert`` (1 - x), ``noise`` (uniform noise),
+    ``occlude`` (a random 14x14 square set to 1)."""
+    _check_image_batch(x)
+    check_number(share, "share", 0, 1)
+    if kind not in ("invert", "noise", "occlude"):
+        fail("kind", "one of ['invert', 'noise', 'occlude']", repr(kind))
+    n = len(x)
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[torch.randperm(n, generator=generator)[: round(share * n)]] = True
+    out = x.clone()
+    bad = mask.nonzero().squeeze(1).to(x.device)
+    if kind == "invert":
+        out[bad] = 1 - x[bad]
+    elif kind == "noise":
+        out[bad] = torch.rand((len(bad), *x.shape[1:]), generator=generator).to(x)
+    else:
+        H, W = x.shape[-2:]
+        size = min(H, W) // 2
+        corners = torch.randint(0, min(H, W) - size + 1, (len(bad), 2), generator=generator)
+        for j, (r, c) in zip(bad.tolist(), corners.tolist()):
+            out[j, :, r:r + size, c:c + size] = 1.0
+    return out, mask
+
+
+def flip_labels(y: torch.Tensor, share: float, n_classes: int,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label noise: a random ``share`` of the labels is replaced by a *different* class, uniformly;
+    returns (noisy labels, mask of the flipped ones)."""
+    check_labels(y, "y", n_classes)
+    check_number(share, "share", 0, 1)
+    if n_classes < 2:
+        fail("n_classes", "at least 2 (a label can only flip to another class)", n_classes)
+    n = len(y)
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[torch.randperm(n, generator=generator)[: round(share * n)]] = True
+    offset = torch.randint(1, n_classes, (n,), generator=generator)  # 1..K-1: never the same class
+    noisy = torch.where(mask.to(y.device), (y + offset.to(y.device)) % n_classes, y)
+    return noisy, mask
+
+
+def plant_duplicates(x: torch.Tensor, sources: torch.Tensor, copies: int, noise: float = 0.0,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append ``copies`` copies of each image ``x[sources]`` (exact if ``noise`` = 0, otherwise
+    near-duplicates with Gaussian pixel noise of that standard deviation, clipped to [0, 1]).
+    Returns (the enlarged set, for every row the index of its source: itself for originals)."""
+    check_tensor(x, "x", floating=True, what="images (N, ...)")
+    check_tensor(sources, "sources", ndim=1, floating=False, what="indices of images to duplicate")
+    check_int(copies, "copies", low=1)
+    check_number(noise, "noise", 0)
+    if int(sources.min()) < 0 or int(sources.max()) >= len(x):
+        fail("sources", f"indices in [0, {len(x)})", f"values in [{int(sources.min())}, {int(sources.max())}]")
+    src = sources.repeat_interleave(copies).to(x.device)
+    dup = x[src]
+    if noise > 0:
+        dup = (dup + noise * torch.randn(dup.shape, generator=generator).to(x)).clamp(0, 1)
+    origin = torch.cat([torch.arange(len(x), device=x.device), src])
+    return torch.cat([x, dup]), origin
+
+
+# --- finding duplicates -----------------------------------------------------------------------
+
+
+def exact_duplicates(x: torch.Tensor) -> torch.Tensor:
+    """Mask of rows that repeat an earlier row exactly (the first occurrence is kept): hashing
+    the bytes finds every exact copy in one pass. (N,) bool"""
+    check_tensor(x, "x", what="a data tensor (N, ...)")
+    seen, dup = set(), torch.zeros(len(x), dtype=torch.bool)
+    for i, row in enumerate(x.detach().cpu().contiguous().numpy()):
+        h = hashlib.sha1(row.tobytes()).digest()
+        dup[i] = h in seen
+        seen.add(h)
+    return dup
+
+
+def near_duplicates(features: torch.Tensor, threshold: float, chunk: int = 2048) -> torch.Tensor:
+    """Mask of rows within Euclidean distance ``threshold`` of an earlier row (the first of each
+    group is kept). ``features`` are vectors (N, D): pixels, or a network's features, where
+    shifted or re-encoded copies of one image are close. (N,) bool"""
+    check_tensor(features, "features", ndim=2, floating=True, what="feature vectors (N, D)")
+    check_number(threshold, "threshold", 0, low_open=True)
+    f = features.detach().float()
+    dup = torch.zeros(len(f), dtype=torch.bool)
+    for i in range(0, len(f), chunk):
+        d = torch.cdist(f[i:i + chunk], f)                                   # (chunk, N)
+        rows = torch.arange(i, min(i + chunk, len(f)))
+        earlier = torch.arange(len(f))[None, :] < rows[:, None]               # only compare with earlier rows
+        dup[rows] = ((d.cpu() <= threshold) & earlier).any(1)
+    return dup
+
+
+def nearest_distance(queries: torch.Tensor, reference: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """For each query, the Euclidean distance to its nearest neighbour in ``reference``, both
+    flattened to vectors: the memorization test compares it for generated samples and for
+    held-out real images. (N,)"""
+    check_tensor(queries, "queries", floating=True, what="a batch (N, ...)")
+    check_tensor(reference, "reference", floating=True, what="a batch (M, ...)")
+    q, r = queries.flatten(1).float(), reference.flatten(1).float()
+    if q.shape[1] != r.shape[1]:
+        fail("queries", f"items of the same size as reference ({r.shape[1]} values)", f"{q.shape[1]}")
+    return torch.cat([torch.cdist(q[i:i + chunk], r).min(1).values for i in range(0, len(q), chunk)])
+
+
+# --- augmentation -----------------------------------------------------------------------------
+
+
+def center_of_mass(x: torch.Tensor) -> torch.Tensor:
+    """Intensity-weighted centre (row, column) of each image, in pixels. (N, 2). MNIST centres
+    its digits this way, so a shift of the centre measures how far a sample has moved."""
+    _check_image_batch(x)
+    img = x.sum(1)                                                            # (N, H, W)
+    H, W = img.shape[-2:]
+    mass = img.sum((1, 2)).clamp(min=1e-8)
+    rows = (img.sum(2) * torch.arange(H, dtype=x.dtype, device=x.device)).sum(1) / mass
+    cols = (img.sum(1) * torch.arange(W, dtype=x.dtype, device=x.device)).sum(1) / mass
+    return torch.stack([rows, cols], 1)
+
+
+def translate(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Shift each image by whole pixels (rows, columns) (N, 2), filling with 0; differentiable in x."""
+    check_tensor(x, "x", ndim=4, floating=True, what="images (N, C, H, W)")
+    check_tensor(shifts, "shifts", ndim=2, floating=False, what="integer shifts (N, 2)")
+    if tuple(shifts.shape) != (len(x), 2):
+        fail("shifts", f"one (row, column) shift per image, shape ({len(x)}, 2)", f"shape {tuple(shifts.shape)}")
+    N, C, H, W = x.shape
+    pad = int(shifts.abs().max()) if shifts.numel() else 0
+    padded = F.pad(x, (pad, pad, pad, pad))                                   # (N, C, H+2p, W+2p)
+    r = (torch.arange(H, device=x.device)[None, :] - shifts[:, :1].to(x.device) + pad)  # (N, H)
+    c = (torch.arange(W, device=x.device)[None, :] - shifts[:, 1:].to(x.device) + pad)  # (N, W)
+    rows = padded.gather(2, r[:, None, :, None].expand(N, C, H, W + 2 * pad))
+    return rows.gather(3, c[:, None, None, :].expand(N, C, H, W))
+
+
+def diff_augment(x: torch.Tensor, max_shift: int = 3, cutout: int = 0, same_for_batch: bool = False,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Differentiable augmentation (DiffAugment, Zhao et al., 2020): random translation by up to
+    ``max_shift`` pixels and, if ``cutout`` > 0, a zeroed square of that size. Applied to real
+    *and* generated images before the discriminator, it keeps D from memorizing a small data set
+    while G still learns un-augmented images; gradients flow through it to G.
+    ``same_for_batch`` applies one transform to the whole batch."""
+    check_tensor(x, "x", ndim=4, floating=True, what="images (N, C, H, W)")
+    check_int(max_shift, "max_shift", 0, min(x.shape[-2:]) - 1)
+    check_int(cutout, "cutout", 0, min(x.shape[-2:]))
+    n = 1 if same_for_batch else len(x)
+    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).expand(len(x), 2)
+    out = translate(x, shifts) if max_shift else x
+    if cutout:
+        H, W = x.shape[-2:]
+        corner = torch.randint(0, min(H, W) - cutout + 1, (n, 2), generator=generator).expand(len(x), 2)
+        rr = torch.arange(H)[None, :, None] - corner[:, 0, None, None]        # (N, H, 1)
+        cc = torch.arange(W)[None, None, :] - corner[:, 1, None, None]        # (N, 1, W)
+        hole = (rr >= 0) & (rr < cutout) & (cc >= 0) & (cc < cutout)          # (N, H, W)
+        out = out * (~hole[:, None]).to(out)
+    return out
