@@ -53,6 +53,7 @@ class ReferenceCNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate-layer features, the space in which FID and precision/recall are measured. (N, F)"""
+        _check_images(x, "x", like=self.fc.weight)
         return F.relu(self.fc(self.conv(x).flatten(1)))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
@@ -72,7 +73,8 @@ def check_images(x: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
     if isinstance(x, torch.Tensor) and x.dim() == 3:
         x = x.unsqueeze(1)
     x = x.cpu() if isinstance(x, torch.Tensor) else x  # metrics run on the CPU, where values are cheap to read
-    return _check_images(x, "images", tol=tol).clamp(0, 1)
+    # any float dtype is valid input; the reference classifier computes in float32
+    return _check_images(x, "images", tol=tol).float().clamp(0, 1)
 
 
 @torch.no_grad()
@@ -84,6 +86,9 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         fail("y", f"one label per input ({len(x)})", f"{len(y)} labels")
     check_int(batch_size, "batch_size", low=1)
     model.eval()
+    n_classes = model(x[:1]).shape[-1]
+    if int(y.min()) < 0 or int(y.max()) >= n_classes:
+        fail("y", f"labels in [0, {n_classes}) (the model's classes)", f"values in [{int(y.min())}, {int(y.max())}]")
     correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
                   for i in range(0, len(x), batch_size))
     return correct / len(x)
@@ -269,6 +274,8 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
         raise ValueError(f"samples must have shape (N, {centres.shape[1]}), got {tuple(samples.shape)}")
     if len(samples) == 0:
         fail("samples", "at least one sample", "none", "An empty set would cover no mode, not every mode")
+    if not torch.isfinite(samples).all():
+        fail("samples", "finite points", "NaN or inf values", "A diverged generator covers no mode")
     check_number(std, "std", 0, low_open=True)
     check_number(sigmas, "sigmas", 0, low_open=True)
     check_number(min_share, "min_share", 0, 1, low_open=True)
@@ -288,6 +295,9 @@ def format_table(rows: dict[str, dict[str, float]]) -> str:
     for name, r in rows.items():
         if list(r) != columns:
             fail(f"rows[{name!r}]", f"the same columns as the first row {columns}", list(r))
+        bad = [c for c, v in r.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            fail(f"rows[{name!r}]", "numbers in every column", f"{bad[0]}={r[bad[0]]!r}", error=TypeError)
     width = max(len(name) for name in rows) + 2
     lines = [" " * width + "".join(f"{c:>16s}" for c in columns)]
     lines += [f"{name:{width}s}" + "".join(f"{r[c]:16.3f}" for c in columns) for name, r in rows.items()]

@@ -67,7 +67,7 @@ PRETRAINED_RECIPES["ch05_ddpm"] = dict(
 
 def build_pretrained(name: str):
     """The untrained model of a pretrained recipe (a GAN or a diffusion model), on the CPU."""
-    if name not in PRETRAINED_RECIPES:
+    if not isinstance(name, str) or name not in PRETRAINED_RECIPES:
         raise ValueError(f"name must be one of {sorted(PRETRAINED_RECIPES)}, got {name!r}")
     recipe = PRETRAINED_RECIPES[name]
     return GAN(recipe["gan"]) if "gan" in recipe else Diffusion(recipe["diffusion"])

@@ -66,7 +66,10 @@ def pick_profile(device: torch.device) -> str:
 
 def runtime(device: str | torch.device | None = None) -> Runtime:
     """Device, precision and profile for this machine (``device`` overrides the choice)."""
-    dev = torch.device(device) if device is not None else pick_device()
+    try:
+        dev = torch.device(device) if device is not None else pick_device()
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from None
     return Runtime(device=dev, amp_dtype=pick_amp_dtype(dev), profile=pick_profile(dev))
 
 

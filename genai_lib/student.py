@@ -20,7 +20,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code")'
 REMOVED_TAGS = {"solution", "exercise-check"}
 # Any comment that looks like a marker: a misspelt one must fail, not leak its solution.
-MARKER_LIKE = re.compile(r"^\s*#+\s*(begin|end)\s+solution\b", re.IGNORECASE)
+MARKER_LIKE = re.compile(r"^\s*#.*\b(begin|end)[\s_-]*sol", re.IGNORECASE)
 
 
 def strip_solutions(source: str) -> str:
@@ -97,6 +97,9 @@ def main(argv: list[str]) -> int:
         written = make_student_copies(*argv)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, AttributeError) as e:  # a cell without "source" or "cell_type"
+        print(f"error: a notebook is malformed ({type(e).__name__}: {e}); open and save it in Jupyter", file=sys.stderr)
         return 1
     for p in written:
         print("wrote", p)

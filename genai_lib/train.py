@@ -17,6 +17,7 @@ import dataclasses
 import math
 import os
 import random
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .validate import check_choice, check_int, check_number, fail
+from .validate import check_choice, check_int, check_number, fail, plain_fields
 
 FORMAT = "genai_lib.checkpoint/1"
 # TrainConfig fields that may differ when a run is resumed: they change what is logged
@@ -52,6 +53,7 @@ class TrainConfig:
     compile: bool = False          # torch.compile the model's forward (GPU only pays off)
 
     def __post_init__(self):
+        plain_fields(self)
         check_int(self.steps, "TrainConfig.steps", low=1)
         check_number(self.lr, "TrainConfig.lr", 0, low_open=True)
         check_number(self.weight_decay, "TrainConfig.weight_decay", 0)
@@ -255,17 +257,20 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file, read it back, then rename: a crash mid-save, or a file that
-    does not read back, never replaces the previous file."""
+    """Write to a temporary file, flush it to disk, read it back, then rename: a crash mid-save, a
+    full disk, or a file that does not read back never replaces the previous file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
     try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
         torch.load(tmp, map_location="cpu", weights_only=True)
     except Exception as e:
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"the new checkpoint for {path} did not read back ({e}); the previous file "
-                              f"was kept") from e
+        raise CheckpointError(f"could not write a new checkpoint for {path} ({type(e).__name__}: {e}); "
+                              f"the previous file was kept") from e
     os.replace(tmp, path)
 
 
@@ -282,15 +287,17 @@ def check_writable(directory: str | Path, what: str = "checkpoints") -> None:
 
 
 def check_finite_weights(model: nn.Module, step: int) -> None:
-    """Every parameter finite: a step with a finite loss can still write NaN weights (an
-    infinite gradient), and those must never reach a checkpoint. One device sync."""
-    params = [p for p in model.parameters()]
-    if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
-        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    """Every parameter and buffer finite (e.g. BatchNorm statistics): a step with a finite loss can
+    still write NaN weights (an infinite gradient), and those must never be saved, evaluated or
+    returned as a result. One device sync; runs before each save and evaluation and at the end."""
+    tensors = {k: t for k, t in model.state_dict().items() if t.is_floating_point()}
+    if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors.values()]).all()):
+        bad = [k for k, t in tensors.items() if not torch.isfinite(t).all()]
         raise FloatingPointError(
             f"non-finite weights after step {step} (in {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}) "
             f"although the loss was finite: a gradient overflowed. Nothing was saved; the last checkpoint "
-            f"is intact. Try a lower learning rate or gradient clipping")
+            f"is intact. Try a lower learning rate or gradient clipping, with another checkpoint path "
+            f"(this one belongs to the current TrainConfig)")
 
 
 def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype | None = None,
@@ -312,6 +319,10 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     if not hasattr(batches, "__next__"):
         fail("batches", "an iterator of batches (e.g. genai_lib.data.Batches)", type(batches).__name__,
              "Wrap tensors with Batches(x, batch_size=...)", TypeError)
+    if checkpoint is not None and not (hasattr(batches, "state_dict") and hasattr(batches, "load_state_dict")):
+        fail("batches", "an iterator with state_dict() and load_state_dict() when checkpoint is given (a "
+             "checkpoint records where the data stream stands)", type(batches).__name__,
+             "Use genai_lib.data.Batches or TextBatches, or pass checkpoint=None", TypeError)
     if next(model.parameters(), None) is None:
         fail("model", "a module with parameters", "a module without any")
     device = next(model.parameters()).device
@@ -324,6 +335,8 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
 
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None:
+        if path.is_dir():
+            fail("checkpoint", "a file path, e.g. checkpoints/run.pt", f"the directory {path}")
         check_writable(path.parent)  # now, not after the whole run
     if path is not None and path.exists():
         ckpt = load_checkpoint(path)
@@ -342,13 +355,12 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
             raise CheckpointError(f"{path} was trained with another TrainConfig:\n  " + "\n  ".join(diffs) + why +
                                   "\nUse the same config to resume, or another checkpoint path (the file was "
                                   "left untouched).")
-        if hasattr(batches, "load_state_dict"):
-            try:
-                batches.load_state_dict(ckpt["batches"])
-            except ValueError as e:
-                raise CheckpointError(f"{path} was trained on other batches: {e}. Resume with the same data, "
-                                      f"batch size and seed, or use another checkpoint path (the file was "
-                                      f"left untouched).") from None
+        try:
+            batches.load_state_dict(ckpt["batches"])
+        except ValueError as e:
+            raise CheckpointError(f"{path} was trained on other batches: {e}. Resume with the same data, "
+                                  f"batch size and seed, or use another checkpoint path (the file was "
+                                  f"left untouched).") from None
         model.load_state_dict(ckpt["model"])
         for k, o in optimizers.items():
             o.load_state_dict(ckpt["optimizers"][k])
@@ -358,6 +370,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
         history, step = History(**ckpt["history"]), ckpt["step"]
 
     def save() -> None:
+        check_finite_weights(model, step)
         _save_atomic({"format": FORMAT, **model_identity(model), "train_config": train_config,
                       "step": step, "model": model.state_dict(),
                       "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
@@ -366,6 +379,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
                       "rng": _rng_state(), "history": dataclasses.asdict(history)}, path)
 
     def run_eval() -> None:
+        check_finite_weights(model, step)
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model)
@@ -382,7 +396,6 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     pending: list[tuple[int, dict]] = []  # detached losses, turned into floats in bulk (no GPU sync per step)
 
     def flush() -> None:
-        last = pending[-1][0] if pending else None
         for s, losses in pending:
             history.steps.append(s)
             for k, v in losses.items():
@@ -392,8 +405,6 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
                                              f"(try a lower learning rate or gradient clipping)")
                 history.losses.setdefault(k, []).append(v)
         pending.clear()
-        if last is not None:  # before anything is evaluated or saved
-            check_finite_weights(model, last)
 
     model.train()
     # mininterval: at most two refreshes a second, so a fast loop cannot flood a notebook's output channel
@@ -418,7 +429,12 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
                 bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.losses.items()}, refresh=False)
             if evaluate is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or last):
                 flush()
-                run_eval()
+                try:
+                    run_eval()
+                except Exception:
+                    if path is not None and not isinstance(sys.exc_info()[1], FloatingPointError):
+                        save()  # an evaluation that fails must not cost the training it evaluates
+                    raise
             if path is not None and ((cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last):
                 flush()
                 history.seconds += time.perf_counter() - t0
@@ -427,6 +443,7 @@ def fit(model: nn.Module, batches, cfg: TrainConfig, *, amp_dtype: torch.dtype |
     finally:
         bar.close()
     flush()
+    check_finite_weights(model, step)
     history.seconds += time.perf_counter() - t0
     model.eval()
     return history

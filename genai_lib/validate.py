@@ -12,7 +12,9 @@ where they cost microseconds; on a GPU the data were checked when they were load
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from typing import NoReturn, Sequence
 
 import torch
@@ -21,7 +23,7 @@ import torch
 def fail(name: str, expected: str, got, fix: str | None = None, error: type[Exception] = ValueError) -> NoReturn:
     """Raise ``error`` with the course's message: argument, expectation, what was given, fix."""
     msg = f"{name} must be {expected}, got {got}"
-    raise error(msg + (f". {fix}" if fix else "."))
+    raise error(msg + (f". {fix[0].upper()}{fix[1:]}" if fix else "."))
 
 
 def values_are_cheap(x: torch.Tensor) -> bool:
@@ -30,9 +32,10 @@ def values_are_cheap(x: torch.Tensor) -> bool:
 
 
 def check_int(value, name: str, low: int | None = None, high: int | None = None, fix: str | None = None) -> int:
-    """An integer (not a bool, not a float) with ``low <= value <= high``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An integer (Python's or NumPy's; not a bool, not a float) with ``low <= value <= high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(name, "an integer", repr(value), fix, TypeError)
+    value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = (f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}")
         fail(name, f"an integer {bounds}", value, fix)
@@ -42,11 +45,9 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None,
 def check_number(value, name: str, low: float | None = None, high: float | None = None, *,
                  low_open: bool = False, high_open: bool = False, fix: str | None = None) -> float:
     """A finite real number in the interval given (closed unless ``low_open``/``high_open``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        else:
-            fail(name, "a number", repr(value), fix, TypeError)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(name, "a number", repr(value), fix, TypeError)
+    value = float(value)
     lo_bad = low is not None and (value <= low if low_open else value < low)
     hi_bad = high is not None and (value >= high if high_open else value > high)
     if not math.isfinite(value) or lo_bad or hi_bad:
@@ -57,6 +58,15 @@ def check_number(value, name: str, low: float | None = None, high: float | None 
                     else f"{'<' if high_open else '<='} {high}" if high is not None else "finite")
         fail(name, f"a finite number {interval}", value, fix)
     return float(value)
+
+
+def plain_fields(cfg) -> None:
+    """Store a config's NumPy scalars as Python numbers (``np.int64(10)`` -> ``10``), so that the
+    config saves into a checkpoint that loads with ``weights_only=True``."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, numbers.Number) and not isinstance(value, (bool, int, float)):
+            object.__setattr__(cfg, f.name, int(value) if isinstance(value, numbers.Integral) else float(value))
 
 
 def check_choice(value, name: str, choices: Sequence) -> None:
@@ -90,9 +100,10 @@ def check_tensor(x, name: str, *, ndim: int | None = None, floating: bool | None
     return x
 
 
-def check_finite(x: torch.Tensor, name: str) -> None:
-    """No NaN or infinity (checked where values are cheap to read)."""
-    if values_are_cheap(x) and x.is_floating_point() and not torch.isfinite(x).all():
+def check_finite(x: torch.Tensor, name: str, always: bool = False) -> None:
+    """No NaN or infinity (checked where values are cheap to read, or ``always``: once, where data
+    enter, e.g. a batch iterator)."""
+    if (always or values_are_cheap(x)) and x.is_floating_point() and not torch.isfinite(x).all():
         fail(name, "finite (no NaN or inf)", f"{int((~torch.isfinite(x)).sum())} non-finite values",
              "Find where they came from (a division by zero, a diverged model) before passing them on")
 
@@ -110,8 +121,8 @@ def check_images(x, name: str = "x", *, size: tuple[int, ...] = (1, 28, 28), low
             check_finite(x, name)
         if lo < low - tol or hi > high + tol:
             fix = ("These look like 0-255 pixels: divide by 255" if hi > 2 and lo >= 0 and high == 1.0 else
-                   "These look like tanh outputs in [-1, 1]: map them with (x + 1) / 2" if lo < -0.1 and low == 0.0
-                   else None)
+                   "These look like tanh outputs in [-1, 1]: map them with (x + 1) / 2"
+                   if lo < -0.1 and lo >= -1 - tol and hi <= 1 + tol and low == 0.0 else None)
             fail(name, f"pixel values in [{low:g}, {high:g}]", f"values in [{lo:.3g}, {hi:.3g}]", fix)
     return x
 
@@ -131,8 +142,12 @@ def check_labels(y, name: str, n_classes: int, n: int | None = None, like: torch
 
 
 def check_points(x, name: str, dim: int, like: torch.Tensor | None = None) -> torch.Tensor:
-    """A batch of real vectors (N, dim), finite, not empty."""
-    check_tensor(x, name, ndim=2, floating=True, like=like, what=f"points of shape (N, {dim})")
+    """A batch of real vectors (N, dim), finite, not empty, on ``like``'s device (any float dtype:
+    the models promote or the caller converts)."""
+    check_tensor(x, name, ndim=2, floating=True, what=f"points of shape (N, {dim})")
+    if like is not None and x.device != like.device:
+        fail(name, f"on the model's device ({like.device})", f"a tensor on {x.device}",
+             f"Move it with x.to({str(like.device)!r})")
     if x.shape[1] != dim:
         fail(name, f"points of shape (N, {dim})", f"shape {tuple(x.shape)}")
     check_finite(x, name)

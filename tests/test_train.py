@@ -345,3 +345,64 @@ def test_student_copies_never_overwrite_the_notebooks(tmp_path):
     done = subprocess.run([sys.executable, "-m", "genai_lib.student", "missing", "out"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode != 0 and "does not exist" in done.stderr
+
+
+def test_a_failing_evaluation_does_not_cost_the_training(tmp_path):
+    path = tmp_path / "run.pt"
+
+    def broken(model):
+        raise ZeroDivisionError("a bug in the metric")
+
+    with pytest.raises(ZeroDivisionError):
+        run(replace(CFG, checkpoint_every=0), checkpoint=path, evaluate=broken)
+    assert torch.load(path, weights_only=True)["step"] == CFG.steps  # the trained weights were saved first
+    _, history = run(replace(CFG, checkpoint_every=0), checkpoint=path, evaluate=lambda m: {"ok": 1.0})
+    assert history.steps == list(range(1, CFG.steps + 1))  # and the run resumes as finished
+
+
+def test_non_finite_buffers_are_never_saved(tmp_path):
+    class NaNStat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cfg = TinyConfig()
+            self.w = nn.Parameter(torch.ones(2))
+            self.register_buffer("stat", torch.zeros(1))
+
+        def forward(self, x):
+            self.stat.fill_(float("nan"))  # e.g. a BatchNorm running statistic gone bad
+            return (self.w ** 2).sum()
+
+    with pytest.raises(FloatingPointError, match="stat"):
+        fit(NaNStat(), Batches(torch.zeros(4), batch_size=2), TrainConfig(steps=5), checkpoint=tmp_path / "b.pt",
+            progress=False)
+    assert not (tmp_path / "b.pt").exists()
+
+
+def test_a_checkpoint_that_does_not_read_back_never_replaces_the_previous_one(tmp_path, monkeypatch):
+    from genai_lib import train
+
+    path = tmp_path / "run.pt"
+    run(CFG, checkpoint=path)
+    before = path.read_bytes()
+    real_load = torch.load
+
+    def corrupt_read(f, *args, **kwargs):
+        if str(f).endswith(".tmp"):
+            raise RuntimeError("simulated bad write")
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(train.torch, "load", corrupt_read)
+    with pytest.raises(CheckpointError, match="(?s)simulated bad write.*previous file was kept"):
+        train._save_atomic({"format": "x"}, path)
+    assert path.read_bytes() == before and not (tmp_path / "run.pt.tmp").exists()
+
+
+def test_the_data_fingerprint_depends_on_values_not_on_memory_layout():
+    from genai_lib.data import fingerprint
+
+    x = torch.rand(300, 7)
+    assert fingerprint(x) == fingerprint(x.t().contiguous().t())  # same values, another layout
+    assert fingerprint(x) != fingerprint(x.double())
+    y = x.clone()
+    y[123, 4] += 1e-3  # one value changed, probably not among the sampled ones: the byte sum sees it
+    assert fingerprint(x) != fingerprint(y)

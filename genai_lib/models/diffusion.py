@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_choice, check_images, check_int, check_labels, check_number, check_tensor, fail
+from ..validate import (check_choice, check_images, check_int, check_labels, check_number, check_tensor, fail,
+                        plain_fields)
 from .unet import UNet, UNetConfig
 
 
@@ -46,6 +47,7 @@ class Schedule(nn.Module):
 
     def __init__(self, betas: torch.Tensor):
         super().__init__()
+        check_tensor(betas, "betas", ndim=1, floating=True, what="a 1-D tensor of noise levels")
         betas = betas.double()
         if betas.dim() != 1 or not ((betas > 0) & (betas < 1)).all():
             raise ValueError("betas must be a 1-D tensor with values in (0, 1)")
@@ -194,6 +196,7 @@ class DiffusionConfig:
     ema: float = 0.0            # > 0: keep a moving average of the weights for sampling
 
     def __post_init__(self):
+        plain_fields(self)
         UNetConfig(channels=self.channels, n_classes=self.n_classes)  # its checks, with its messages
         check_int(self.T, "DiffusionConfig.T", low=1)
         check_choice(self.schedule, "DiffusionConfig.schedule", ("linear", "cosine"))
@@ -276,6 +279,11 @@ class Diffusion(nn.Module):
         if batch_size is not None:
             check_int(batch_size, "batch_size", low=1)
         self.eps_fn(y, guidance)  # checks the labels and the guidance scale before any work
+        if y is None and guidance != 1.0:
+            fail("guidance", "1 (the default) when no labels y are given: guidance mixes the conditional and "
+                 "unconditional predictions", guidance, "Pass the labels y to guide")
+        if x_T is not None and n is not None and n != len(x_T):
+            fail("n", f"None or the number of noise images in x_T ({len(x_T)})", n)
         if x_T is None:
             n = n if n is not None else (len(y) if y is not None else None)
             if n is None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..validate import check_int, check_number, check_points, check_tensor, fail
+from ..validate import check_int, check_number, check_points, check_tensor, fail, plain_fields
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class FlowConfig:
     scale_bound: float = 2.0  # |s| <= scale_bound (tanh-bounded), which keeps training stable
 
     def __post_init__(self):
+        plain_fields(self)
         check_int(self.dim, "FlowConfig.dim", low=2, fix="a coupling layer splits the coordinates in two")
         check_int(self.n_layers, "FlowConfig.n_layers", low=1)
         check_int(self.hidden, "FlowConfig.hidden", low=1)
@@ -86,8 +87,8 @@ class RealNVP(nn.Module):
         self.layers = nn.ModuleList(
             AffineCoupling(base if i % 2 == 0 else 1 - base, cfg.hidden, cfg.scale_bound) for i in range(cfg.n_layers))
 
-    def _check(self, x: torch.Tensor) -> None:
-        check_points(x, "x", self.cfg.dim, like=self.layers[0].mask)
+    def _check(self, x: torch.Tensor, name: str = "x") -> None:
+        check_points(x, name, self.cfg.dim, like=self.layers[0].mask)
 
     def to_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """$z = f(x)$ and the summed log-determinant of all layers."""
@@ -106,7 +107,7 @@ class RealNVP(nn.Module):
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         """$x = f^{-1}(z)$, running the layers backwards."""
-        self._check(z)
+        self._check(z, "z")
         for layer in reversed(self.layers):
             z = layer.inverse(z)
         return z

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_choice, check_images, check_int, check_labels, check_number, check_points, check_tensor, fail
+from ..validate import (check_choice, check_images, check_int, check_labels, check_number, check_points, check_tensor,
+                        fail, plain_fields)
 
 # --- losses ---------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class GANConfig:
     ema: float = 0.0            # > 0: also keep an exponential moving average of G's weights for sampling
 
     def __post_init__(self):
+        plain_fields(self)
         check_choice(self.arch, "GANConfig.arch", ("mlp", "dc"))
         check_choice(self.loss, "GANConfig.loss", sorted(LOSSES))
         check_choice(self.d_conditioning, "GANConfig.d_conditioning", ("projection", "concat"))
@@ -184,7 +186,7 @@ class Generator(nn.Module):
         self.body = body(cfg, cfg.z_dim + emb)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        check_tensor(z, "z", floating=True, what=f"noise of shape (N, {self.cfg.z_dim})")
+        check_tensor(z, "z", floating=True, like=next(self.body.parameters()), what=f"noise of shape (N, {self.cfg.z_dim})")
         if z.dim() != 2 or z.shape[1] != self.cfg.z_dim:
             raise ValueError(f"z must have shape (N, {self.cfg.z_dim}), got {tuple(z.shape)}")
         if self.embed is None and y is not None:
@@ -244,6 +246,12 @@ class Discriminator(nn.Module):
         self.embed = _sn(nn.Embedding(cfg.n_classes, features), cfg.spectral_norm) if projection else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        shape = "(N, 1, 28, 28)" if self.cfg.arch == "dc" else f"(N, {self.cfg.data_dim})"
+        check_tensor(x, "x", floating=True, like=next(self.parameters()),
+                     what=f"inputs in the model's space ([-1, 1] images or vectors) {shape}")
+        if (self.cfg.arch == "dc" and tuple(x.shape[1:]) != (1, 28, 28)) or \
+                (self.cfg.arch == "mlp" and (x.dim() != 2 or x.shape[1] != self.cfg.data_dim)):
+            fail("x", f"a batch of shape {shape}", f"shape {tuple(x.shape)}")
         if self.cfg.n_classes and y is None:
             raise ValueError("this discriminator is conditional: pass labels y of shape (N,)")
         if not self.cfg.n_classes and y is not None:
@@ -365,6 +373,8 @@ class GAN(nn.Module):
                 raise ValueError("give n, z or y")
             check_int(n, "n", low=1)
             z = self.noise(n)
+        elif n is not None and n != len(z):
+            fail("n", f"None or the number of noise vectors in z ({len(z)})", n)
         if self.cfg.n_classes and y is None:
             raise ValueError("this GAN is conditional: pass the labels y to sample")
         if self.cfg.latent_codes and y is None:

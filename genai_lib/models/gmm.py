@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..validate import check_int, check_points, fail
+from ..validate import check_int, check_points, fail, plain_fields
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class GMMConfig:
     n_components: int = 8
 
     def __post_init__(self):
+        plain_fields(self)
         check_int(self.dim, "GMMConfig.dim", low=1)
         check_int(self.n_components, "GMMConfig.n_components", low=1)
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_choice, check_int, check_number, check_tensor, fail
+from ..validate import check_choice, check_int, check_number, check_tensor, fail, plain_fields, values_are_cheap
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class GPTConfig:
     positions: str = "learned"  # "learned" (GPT) or "sinusoidal" (the original Transformer)
 
     def __post_init__(self):
+        plain_fields(self)
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             check_int(getattr(self, name), f"GPTConfig.{name}", low=1)
         if self.n_embd % self.n_head:
@@ -47,6 +48,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(t, name, floating=True, what="queries, keys or values (..., T, d_k)")
+        if t.dim() < 2:
+            fail(name, "a tensor (..., T, d_k) with at least 2 dimensions", f"shape {tuple(t.shape)}")
     if not q.shape == k.shape == v.shape:
         fail("q, k, v", "tensors of the same shape (..., T, d_k)",
              f"shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
@@ -129,16 +132,17 @@ class GPT(nn.Module):
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
 
-    def _check(self, idx: torch.Tensor) -> None:
-        check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
+    def _check(self, idx: torch.Tensor, name: str = "idx", crop: bool = False) -> None:
+        """Token ids (B, T) of dtype long in [0, vocab_size); T <= block_size unless the caller crops."""
+        check_tensor(idx, name, ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
         if idx.shape[1] == 0:
-            fail("idx", "at least one token per row", f"shape {tuple(idx.shape)}",
+            fail(name, "at least one token per row", f"shape {tuple(idx.shape)}",
                  "Start generation from a prompt, e.g. a newline token")
-        if idx.dim() != 2 or idx.dtype != torch.long:
-            raise ValueError(f"expected token ids of shape (B, T) and dtype long, got {tuple(idx.shape)} {idx.dtype}")
-        if idx.shape[1] > self.cfg.block_size:
+        if idx.dtype != torch.long:
+            fail(name, "token ids of dtype torch.long", f"dtype {idx.dtype}", "Convert with idx.long()", TypeError)
+        if not crop and idx.shape[1] > self.cfg.block_size:
             raise ValueError(f"sequence length {idx.shape[1]} exceeds block_size {self.cfg.block_size}; crop the context")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size):
+        if values_are_cheap(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size):
             raise ValueError(f"token ids must be in [0, {self.cfg.vocab_size}), got range [{int(idx.min())}, {int(idx.max())}]")
 
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
@@ -149,6 +153,10 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits (B, T, vocab) and, with targets, the mean next-token cross-entropy in nats."""
         self._check(idx)
+        if targets is not None:
+            self._check(targets, "targets")
+            if targets.shape != idx.shape:
+                fail("targets", f"next tokens of the same shape as idx {tuple(idx.shape)}", f"shape {tuple(targets.shape)}")
         x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
@@ -177,7 +185,7 @@ class GPT(nn.Module):
         temperature 0 is greedy decoding; top_k and top_p (nucleus) restrict the candidates first.
         """
         check_generation(max_new_tokens, temperature)
-        self._check(idx)
+        self._check(idx, crop=True)  # a longer prompt is cropped to its last block_size tokens
         for _ in range(max_new_tokens):
             logits, _ = self(idx[:, -self.cfg.block_size:])
             logits = logits[:, -1, :]                                               # (B, vocab)
@@ -199,6 +207,7 @@ def check_generation(max_new_tokens: int, temperature: float) -> None:
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest logits of each row (ties at the k-th value are kept); the rest become -inf."""
+    check_tensor(logits, "logits", floating=True, what="logits (..., vocab)")
     check_int(k, "top_k", low=1)
     kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
@@ -207,6 +216,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filtering (Holtzman et al., 2020): keep the smallest set of most likely tokens whose
     probabilities sum to at least p; the rest become -inf."""
+    check_tensor(logits, "logits", floating=True, what="logits (..., vocab)")
     check_number(p, "top_p", 0, 1, low_open=True)
     sorted_logits, order = logits.sort(dim=-1, descending=True)
     cum = sorted_logits.softmax(-1).cumsum(-1)

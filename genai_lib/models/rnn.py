@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_int, check_tensor, fail
+from ..validate import check_int, check_tensor, fail, plain_fields, values_are_cheap
 from .gpt import check_generation
 
 
@@ -23,6 +23,7 @@ class RNNConfig:
     n_layer: int = 1
 
     def __post_init__(self):
+        plain_fields(self)
         for name in ("vocab_size", "n_embd", "hidden", "n_layer"):
             check_int(getattr(self, name), f"RNNConfig.{name}", low=1)
 
@@ -38,8 +39,8 @@ class CharRNN(nn.Module):
     def run(self, idx: torch.Tensor, state=None):
         """Logits (B, T, vocab) and the LSTM state after the last token (h, c), continuing from ``state``."""
         check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
-        if idx.dim() != 2 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size)):
-            raise ValueError(f"expected token ids (B, T) in [0, {self.cfg.vocab_size}), got shape {tuple(idx.shape)}")
+        if values_are_cheap(idx) and idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size):
+            fail("idx", f"token ids in [0, {self.cfg.vocab_size})", f"values in [{int(idx.min())}, {int(idx.max())}]")
         h, state = self.lstm(self.emb(idx), state)          # (B, T, hidden)
         return self.head(h), state
 
@@ -54,7 +55,8 @@ class CharRNN(nn.Module):
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample continuation tokens, carrying the LSTM state (no context limit); temperature 0 is greedy."""
         check_generation(max_new_tokens, temperature)
-        if idx.dim() != 2 or idx.shape[1] == 0:
+        check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)", nonempty=False)
+        if idx.shape[1] == 0:
             fail("idx", "at least one token per row, shape (B, T)", f"shape {tuple(idx.shape)}",
                  "Start generation from a prompt, e.g. a newline token")
         logits, state = self.run(idx)

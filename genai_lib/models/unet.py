@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_int, check_labels, check_tensor, fail
+from ..validate import check_int, check_labels, check_tensor, fail, plain_fields
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class UNetConfig:
     time_dim: int = 128
 
     def __post_init__(self):
+        plain_fields(self)
         check_int(self.channels, "UNetConfig.channels", low=8)
         if self.channels % 8:
             fail("UNetConfig.channels", "a multiple of 8 (GroupNorm splits the channels into 8 groups)", self.channels)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_choice, check_images, check_int, check_number, check_tensor, fail
+from ..validate import check_choice, check_images, check_int, check_number, check_tensor, fail, plain_fields
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -82,6 +82,7 @@ def iwae_bound(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_like
     """
     check_int(K, "K", low=1)
     check_tensor(mu, "mu", ndim=2, floating=True, what="means (N, D)")
+    check_tensor(logvar, "logvar", ndim=2, floating=True, what="log-variances (N, D)")
     if logvar.shape != mu.shape or len(x) != len(mu):
         raise ValueError(f"x, mu and logvar must describe the same N examples, got shapes {tuple(x.shape)}, "
                          f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
@@ -103,6 +104,7 @@ class VAEConfig:
     beta: float = 1.0
 
     def __post_init__(self):
+        plain_fields(self)
         check_choice(self.arch, "VAEConfig.arch", ("mlp", "conv"))
         check_choice(self.decoder, "VAEConfig.decoder", ("bernoulli", "gaussian"))
         check_int(self.latent_dim, "VAEConfig.latent_dim", low=1)

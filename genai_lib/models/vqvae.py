@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_images, check_int, check_number, check_tensor, fail
+from ..validate import check_images, check_int, check_number, check_tensor, fail, plain_fields
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class VQVAEConfig:
     beta: float = 0.25  # commitment weight (the paper's value)
 
     def __post_init__(self):
+        plain_fields(self)
         for name in ("codebook_size", "code_dim", "channels"):
             check_int(getattr(self, name), f"VQVAEConfig.{name}", low=1)
         check_number(self.beta, "VQVAEConfig.beta", 0)
@@ -95,8 +96,9 @@ class VQVAE(nn.Module):
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Images (pixel probabilities) from code grids (B, 7, 7)."""
         check_tensor(indices, "indices", ndim=3, floating=False, what="code grids (B, H, W)")
-        if indices.dim() != 3 or int(indices.max()) >= self.cfg.codebook_size or int(indices.min()) < 0:
-            raise ValueError(f"expected code grids (B, H, W) with values in [0, {self.cfg.codebook_size})")
+        if int(indices.max()) >= self.cfg.codebook_size or int(indices.min()) < 0:
+            fail("indices", f"code indices in [0, {self.cfg.codebook_size})",
+                 f"values in [{int(indices.min())}, {int(indices.max())}]")
         z_q = self.quantizer.codebook(indices).permute(0, 3, 1, 2)  # (B, D, H, W)
         return self.decoder(z_q).sigmoid()
 
@@ -129,6 +131,12 @@ class CodePrior:
         self.first = self.first / self.first.sum()
 
     def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
+        """$\\log p(c)$ of code grids (N, H, W), in nats. (N,)"""
+        check_tensor(codes, "codes", floating=False, what=f"code grids (N, {', '.join(map(str, self.shape))})")
+        if tuple(codes.shape[1:]) != self.shape:
+            fail("codes", f"code grids of shape (N, {', '.join(map(str, self.shape))}), the prior's", f"shape {tuple(codes.shape)}")
+        if int(codes.min()) < 0 or int(codes.max()) >= self.K:
+            fail("codes", f"code indices in [0, {self.K})", f"values in [{int(codes.min())}, {int(codes.max())}]")
         seq = codes.flatten(1).long().cpu()
         lp = self.first.log()[seq[:, 0]]
         steps = torch.arange(seq.shape[1] - 1)
