@@ -47,15 +47,24 @@ def smooth(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def loss_curve(history, keys: Sequence[str] | None = None, window: int = 20, logy: bool = False,
-               title: str | None = None, ylabel: str = "loss"):
-    """Training losses (raw and smoothed) against step, with evaluation points if any."""
+               title: str | None = None, ylabel: str = "loss", eval_keys: Sequence[str] | None = None):
+    """Training losses (raw and smoothed) against step, and evaluation results as points.
+
+    ``keys`` picks the training losses (default: all); ``eval_keys`` the evaluation series (default:
+    every one, whatever its name: a ``val_loss`` is drawn although no training loss is called that).
+    """
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in keys or list(history.losses):
         values = history.losses[key]
         line, = ax.plot(history.steps, values, alpha=0.25)
         ax.plot(history.steps, smooth(values, window), color=line.get_color(), label=key)
-    for key in {k for e in history.evals for k in e if k != "step"} & set(keys or history.losses):
+    if eval_keys is None:  # every series, in the order they first appear
+        eval_keys = list(dict.fromkeys(k for e in history.evals for k in e if k != "step"))
+    for key in eval_keys:
         pts = [(e["step"], e[key]) for e in history.evals if key in e]
+        if not pts:
+            raise ValueError(f"no evaluation recorded {key!r}; recorded: "
+                             f"{sorted({k for e in history.evals for k in e} - {'step'})}")
         ax.plot(*zip(*pts), "o", label=f"{key} (eval)")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)

@@ -3,8 +3,10 @@
     python scripts/pretrain.py ch04_dcgan     # or ch04_cgan, ch05_ddpm; resumable (rerun after an interruption)
 
 Uses the recipe in ``genai_lib.presets.PRETRAINED_RECIPES``, trains with ``fit`` (checkpoint
-in ``checkpoints/pretrain_<name>.pt``), evaluates 1,000 samples with the reference
-classifier every ``eval_every`` steps, then writes ``genai_lib/weights/<name>.pt`` (weights
+in ``checkpoints/pretrain_<name>.pt``), evaluates samples with the reference classifier every
+``eval_every`` steps (1,000 for a GAN, 500 for a diffusion model, whose samples cost many network
+passes; against 1,000 real test images, so the log's FIDs are comparable only with FIDs computed
+from the same numbers of samples), then writes ``genai_lib/weights/<name>.pt`` (weights
 only), ``<name>.log`` and the file's line in ``SHA256SUMS``. Needs MNIST (GENAI_DATA_DIR).
 """
 from __future__ import annotations

@@ -31,3 +31,16 @@ def test_loss_curve_and_scatter():
     assert isinstance(fig, Figure)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plot.scatter_2d(torch.randn(5, 3))
+
+
+def test_loss_curve_draws_every_evaluation_series():
+    # A validation loss has its own name: it must be drawn even though no training loss matches it.
+    h = History(steps=[1, 2, 3, 4], losses={"loss": [3.0, 2.0, 1.5, 1.0]},
+                evals=[{"step": 2, "val_loss": 2.5}, {"step": 4, "val_loss": 1.8, "acc": 0.9}])
+    lines = plot.loss_curve(h).axes[0].lines
+    assert [ln.get_label() for ln in lines[2:]] == ["val_loss (eval)", "acc (eval)"]
+    assert list(lines[2].get_xdata()) == [2, 4] and list(lines[2].get_ydata()) == [2.5, 1.8]
+    only = plot.loss_curve(h, eval_keys=["val_loss"]).axes[0].lines
+    assert [ln.get_label() for ln in only[2:]] == ["val_loss (eval)"]
+    with pytest.raises(ValueError, match="no evaluation recorded 'missing'"):
+        plot.loss_curve(h, eval_keys=["missing"])

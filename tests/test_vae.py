@@ -151,3 +151,23 @@ def test_test_elbo_averages_over_batches():
     with torch.no_grad():
         _, _, kl_direct = model.elbo(x)
     assert kl == pytest.approx(kl_direct.mean().item(), rel=1e-5)  # the closed-form KL does not depend on z
+
+
+def test_iwae_bound_decodes_in_chunks_with_the_same_result():
+    log_likelihood, marginal, posterior = ppca(seed=4)
+    x = marginal.sample((6,))
+    mu, logvar = posterior(x)
+    rows = []
+
+    def counting(x_rep, z):  # records how many decodes each call makes
+        rows.append(len(z))
+        return log_likelihood(x_rep, z)
+
+    whole = V.iwae_bound(x, mu, logvar, counting, K=50, generator=torch.Generator().manual_seed(0))
+    assert rows == [300]                                   # K * N = 50 * 6 in one call by default
+    rows.clear()
+    chunked = V.iwae_bound(x, mu, logvar, counting, K=50, generator=torch.Generator().manual_seed(0), max_decodes=20)
+    assert max(rows) <= 20 and sum(rows) == 300, rows      # 3 samples of 6 images per call
+    assert torch.allclose(chunked, whole, atol=1e-5), (chunked, whole)
+    with pytest.raises(ValueError, match="max_decodes"):
+        V.iwae_bound(x, mu, logvar, log_likelihood, K=5, max_decodes=0)

@@ -8,8 +8,8 @@ $$\\min_G \\max_D V(D, G) = \\mathbb E_{x\\sim p_\\text{data}}[\\log D(x)]
 
 Every loss below takes the discriminator's *logits* $\\ell$ (with $D = \\sigma(\\ell)$), because
 $\\log D = -\\operatorname{softplus}(-\\ell)$ and $\\log(1 - D) = -\\operatorname{softplus}(\\ell)$ are
-exact and finite at any logit, while ``log(sigmoid(l))`` underflows to ``-inf`` once
-$\\ell \\lesssim -100$ (float32).
+exact and finite at any logit, while ``log(sigmoid(l))`` is ``-inf`` once $\\ell \\le -88.73$
+in float32: $e^{-\\ell}$ overflows, so $\\sigma(\\ell) = 1/(1 + e^{-\\ell})$ is exactly 0.
 
 :class:`GAN` holds both networks and implements ``configure_optimizers`` and
 ``training_step`` for the course's training loop: (1) update D, then (2) update G.

@@ -1,6 +1,7 @@
 """A small U-Net for 28x28 images: the noise-prediction network $\\epsilon_\\theta(x_t, t, y)$ of a diffusion model.
 
-Two resolutions (28 -> 14 -> 7 and back) with skip connections, residual blocks with GroupNorm,
+Three resolutions (28 -> 14 -> 7 and back), downsampled by 2x2 average pooling (not strided
+convolutions) and upsampled back, with skip connections, residual blocks with GroupNorm,
 and the time step (and optionally a class label) added to every block as an embedding. The
 label embedding has one extra entry, ``n_classes``, meaning "no label": classifier-free guidance
 trains with labels dropped to it and mixes the two predictions when sampling.

@@ -73,26 +73,38 @@ def elbo(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_likelihood
 
 
 def iwae_bound(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_likelihood: LogLikelihood,
-               K: int, generator: torch.Generator | None = None) -> torch.Tensor:
+               K: int, generator: torch.Generator | None = None, max_decodes: int = 65536) -> torch.Tensor:
     """The importance-weighted bound (Burda et al., 2016) per example. (N,)
 
     $\\mathcal L_K(x) = \\mathbb E\\big[\\log \\tfrac1K \\sum_{k=1}^K \\tfrac{p_\\theta(x\\mid z_k)\\,p(z_k)}{q_\\phi(z_k\\mid x)}\\big]$,
     $z_k \\sim q_\\phi(z\\mid x)$. $\\mathcal L_1$ is the ELBO, $\\mathcal L_K \\le \\mathcal L_{K+1}$, and
     $\\mathcal L_K \\to \\log p_\\theta(x)$ as $K \\to \\infty$.
+
+    The K*N decodes run in chunks of at most ``max_decodes`` rows (all of them at once would hold
+    K*N decoded images: 3 GB per copy for K = 1000 on 1,000 MNIST images), and the sum over k is
+    accumulated as a running log-sum-exp. The codes z are drawn all at once, so the result does
+    not depend on the chunk size.
     """
     check_int(K, "K", low=1)
+    check_int(max_decodes, "max_decodes", low=1)
     check_tensor(mu, "mu", ndim=2, floating=True, what="means (N, D)")
     check_tensor(logvar, "logvar", ndim=2, floating=True, what="log-variances (N, D)")
     if logvar.shape != mu.shape or len(x) != len(mu):
         raise ValueError(f"x, mu and logvar must describe the same N examples, got shapes {tuple(x.shape)}, "
                          f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
     N, D = mu.shape
-    z = reparameterize(mu.expand(K, N, D), logvar.expand(K, N, D), generator)   # (K, N, D)
-    log_q = log_normal(z, mu, logvar)                                           # (K, N)
-    log_prior = log_normal(z)                                                   # (K, N)
-    x_rep = x.unsqueeze(0).expand(K, *x.shape).reshape(K * N, *x.shape[1:])      # (K*N, ...)
-    log_lik = log_likelihood(x_rep, z.reshape(K * N, D)).reshape(K, N)
-    return torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(K)
+    z = reparameterize(mu.expand(K, N, D), logvar.expand(K, N, D), generator)   # (K, N, D): K*N*D numbers only
+    log_w_sum = torch.full((N,), float("-inf"), dtype=mu.dtype, device=mu.device)  # log sum_k w_k so far
+    step = max(1, max_decodes // N)                                             # samples per chunk
+    for k0 in range(0, K, step):
+        zk = z[k0:k0 + step]                                                    # (k, N, D)
+        k = len(zk)
+        x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * N, *x.shape[1:])  # (k*N, ...)
+        log_lik = log_likelihood(x_rep, zk.reshape(k * N, D)).reshape(k, N)
+        # log w = log p(x|z) + log p(z) - log q(z|x)
+        log_w = log_lik + log_normal(zk) - log_normal(zk, mu, logvar)           # (k, N)
+        log_w_sum = torch.logaddexp(log_w_sum, torch.logsumexp(log_w, dim=0))
+    return log_w_sum - math.log(K)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ gradient, so the *straight-through estimator* copies the decoder's gradient to $
 
 $$z_q = z_e + \\operatorname{sg}[e_k - z_e], \\qquad
 \\mathcal L = -\\log p(x \\mid z_q) + \\lVert \\operatorname{sg}[z_e] - e_k \\rVert^2
-            + \\beta \\lVert z_e - \\operatorname{sg}[e_k] \\rVert^2,$$
+            + \\lambda_{\\text{commit}} \\lVert z_e - \\operatorname{sg}[e_k] \\rVert^2,$$
 
 where sg stops gradients: the second term (codebook loss) moves the codes towards the
-encoder's outputs, the third (commitment loss) keeps the encoder close to its codes.
+encoder's outputs, the third (commitment loss) keeps the encoder close to its codes. The paper
+calls the commitment weight $\\beta$; the book writes $\\lambda_{\\text{commit}}$ (keeping $\\beta$ for
+the beta-VAE), and :class:`VQVAEConfig` stores it as ``beta``.
 Sampling needs a prior over code grids; :class:`CodePrior` is the simplest useful one.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ class VQVAEConfig:
     codebook_size: int = 32
     code_dim: int = 16
     channels: int = 32
-    beta: float = 0.25  # commitment weight (the paper's value)
+    beta: float = 0.25  # commitment weight, lambda_commit in the book (the paper's beta = 0.25)
 
     def __post_init__(self):
         plain_fields(self)
@@ -106,10 +108,12 @@ class VQVAE(nn.Module):
 class CodePrior:
     """A prior over code grids in raster order: $p(c) = \\prod_i p_i(c_i \\mid c_{i-1})$.
 
-    One transition table per position, fitted by counting (with add-one smoothing): the
-    maximum-likelihood Markov chain. Each code depends only on its left/upper neighbour in
-    reading order, so samples get local strokes right and global shape only roughly; an
-    autoregressive Transformer over codes (the sequence-model chapter) does much better.
+    One transition table per position, fitted by counting with add-one (Laplace) smoothing: the
+    posterior mean of each row under a uniform Dirichlet prior, not the maximum-likelihood
+    estimate (which is the raw counts normalised). Each code depends only on the previous code in
+    raster order: its left neighbour, or for the first code of a row the last code of the row
+    above. So samples get local strokes right and global shape only roughly; an autoregressive
+    Transformer over codes (the sequence-model chapter) does much better.
     """
 
     def __init__(self, codes: torch.Tensor, codebook_size: int, smoothing: float = 1.0):
