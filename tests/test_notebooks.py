@@ -92,3 +92,12 @@ def test_colab_install_is_pinned_to_this_release_in_every_notebook():
         setup = source(next(c for c in load(path)["cells"] if c["cell_type"] == "code"))
         assert '@{REF}"' in setup and f'REF = "{ref}"' in setup
     assert f"git+{url}@{ref}" in (ROOT / "book" / "setup.md").read_text()
+
+
+def test_glue_text_from_another_notebook_has_a_format():
+    """myst-nb splits `path::key:format` at the last colon, so `path::key` without a format
+    silently becomes an unknown key (the book build then fails with a glue warning)."""
+    pages = list((ROOT / "book").glob("*.md")) + NOTEBOOKS
+    bad = [m for p in pages for m in re.findall(r"\{glue:text\}`([^`]+)`", p.read_text(encoding="utf-8"))
+           if "::" in m and ":" not in m.split("::", 1)[1]]
+    assert not bad, f"add a format such as :.0f to {bad}"
