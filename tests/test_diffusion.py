@@ -171,3 +171,19 @@ def test_sampling_in_batches_keeps_each_label_with_its_image():
     whole = model.sample(y=y, x_T=x_T, steps=3, guidance=2.0)
     assert torch.allclose(model.sample(y=y, x_T=x_T, steps=3, guidance=2.0, batch_size=3), whole, atol=1e-5)
     assert not torch.allclose(model.sample(y=y.roll(1), x_T=x_T, steps=3, guidance=2.0)[:3], whole[:3], atol=1e-3)
+
+
+def test_compare_samplers_scores_every_sampler_on_the_same_noise():
+    from genai_lib.metrics import ReferenceCNN
+
+    torch.manual_seed(0)
+    model = D.Diffusion(D.DiffusionConfig(channels=8, T=10))
+    x_T = torch.randn(8, 1, 28, 28)
+    samplers = {"DDIM, 2 steps": dict(steps=2), "DDPM, 10 steps": dict(steps=None)}
+    out = D.compare_samplers(model, ReferenceCNN(), torch.rand(8, 1, 28, 28), x_T, samplers)
+    assert list(out) == list(samplers)
+    for r in out.values():
+        assert 0 <= r["confident_rate"] <= 1 and r["seconds"] > 0 and r["classifier_fid"] >= 0
+        assert r["confident_rate_se"] == pytest.approx((r["confident_rate"] * (1 - r["confident_rate"]) / 8) ** 0.5)
+    with pytest.raises(ValueError, match="samplers must be a non-empty dict"):
+        D.compare_samplers(model, ReferenceCNN(), torch.rand(8, 1, 28, 28), x_T, {})

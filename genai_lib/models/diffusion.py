@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -307,3 +308,36 @@ class Diffusion(nn.Module):
                        else ddim_sample(eps, self.sched, x, steps, eta, generator))
         self.train(was_training)
         return ((torch.cat(out) + 1) / 2).clamp(0, 1)
+
+
+# --- Comparing samplers ------------------------------------------------------------------------
+
+SAMPLERS = {  # name -> keyword arguments of Diffusion.sample (steps=None is DDPM's full chain)
+    "DDIM, 25 steps, eta = 0": dict(steps=25, eta=0.0),
+    "DDIM, 25 steps, eta = 1": dict(steps=25, eta=1.0),
+    "DDIM, 100 steps, eta = 0": dict(steps=100, eta=0.0),
+    "DDIM, 100 steps, eta = 1": dict(steps=100, eta=1.0),
+    "DDPM, 1,000 steps": dict(steps=None),
+}
+
+
+def compare_samplers(model: Diffusion, clf, real: torch.Tensor, x_T: torch.Tensor, samplers: dict = SAMPLERS,
+                     seed: int = 6) -> dict[str, dict[str, float]]:
+    """Sample metrics of the unconditional ("no label") samples of ``model`` for each sampler,
+    all from the same noises ``x_T`` (the sampling noise of DDPM and eta > 0 from ``seed``), with the
+    standard error of the confident-digit rate and the seconds each sampler took."""
+    from .. import metrics  # the evaluation step of the pipeline; imported here to keep this module light
+
+    if not isinstance(model, Diffusion):
+        fail("model", "a Diffusion model", type(model).__name__, error=TypeError)
+    if not samplers:
+        fail("samplers", "a non-empty dict {name: Diffusion.sample keyword arguments}", repr(samplers))
+    results = {}
+    for name, kw in samplers.items():
+        t0 = time.perf_counter()
+        images = model.sample(x_T=x_T, generator=torch.Generator().manual_seed(seed), **kw)
+        seconds = time.perf_counter() - t0
+        m = metrics.evaluate_samples(clf, images, real)
+        rate = m["confident_rate"]
+        results[name] = {**m, "confident_rate_se": math.sqrt(rate * (1 - rate) / len(x_T)), "seconds": seconds}
+    return results
