@@ -4,7 +4,7 @@ Generative model: $z \\sim p(z) = \\mathcal N(0, I)$, $x \\sim p_\\theta(x \\mid
 Inference model (encoder): $q_\\phi(z \\mid x) = \\mathcal N(\\mu_\\phi(x), \\operatorname{diag}\\sigma^2_\\phi(x))$.
 Training maximises the evidence lower bound (ELBO), for every $x$
 
-$$\\log p_\\theta(x) \\ge \\mathcal L(x) = \\mathbb E_{q_\\phi(z\\mid x)}[\\log p_\\theta(x\\mid z)]
+$$\\log p_\\theta(x) \\ge \\mathrm{ELBO}(x) = \\mathbb E_{q_\\phi(z\\mid x)}[\\log p_\\theta(x\\mid z)]
    - \\mathrm{KL}(q_\\phi(z\\mid x)\\,\\Vert\\,p(z)),$$
 
 with the gap equal to $\\mathrm{KL}(q_\\phi(z\\mid x)\\,\\Vert\\,p_\\theta(z\\mid x))$. The functions
@@ -76,11 +76,11 @@ def iwae_bound(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_like
                K: int, generator: torch.Generator | None = None, max_decodes: int = 65536) -> torch.Tensor:
     """The importance-weighted bound (Burda et al., 2016) per example. (N,)
 
-    $\\mathcal L_K(x) = \\mathbb E\\big[\\log \\tfrac1K \\sum_{k=1}^K \\tfrac{p_\\theta(x\\mid z_k)\\,p(z_k)}{q_\\phi(z_k\\mid x)}\\big]$,
-    $z_k \\sim q_\\phi(z\\mid x)$. $\\mathcal L_1$ is the ELBO, $\\mathcal L_K \\le \\mathcal L_{K+1}$, and
-    $\\mathcal L_K \\to \\log p_\\theta(x)$ as $K \\to \\infty$.
+    $\\mathrm{ELBO}_K(x) = \\mathbb E\\big[\\log \\tfrac1K \\sum_{k=1}^K \\tfrac{p_\\theta(x\\mid z_k)\\,p(z_k)}{q_\\phi(z_k\\mid x)}\\big]$,
+    $z_k \\sim q_\\phi(z\\mid x)$. $\\mathrm{ELBO}_1$ is the ELBO, $\\mathrm{ELBO}_K \\le \\mathrm{ELBO}_{K+1}$, and
+    $\\mathrm{ELBO}_K \\to \\log p_\\theta(x)$ as $K \\to \\infty$.
 
-    The K*N decodes run in chunks of at most ``max_decodes`` rows (all of them at once would hold
+    The K*N decodes run in chunks of at most ``max_decodes`` rows (or N, if N is larger) (all of them at once would hold
     K*N decoded images: 3 GB per copy for K = 1000 on 1,000 MNIST images), and the sum over k is
     accumulated as a running log-sum-exp. The codes z are drawn all at once, so the result does
     not depend on the chunk size.
