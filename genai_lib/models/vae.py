@@ -80,8 +80,8 @@ def iwae_bound(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, log_like
     $z_k \\sim q_\\phi(z\\mid x)$. $\\mathrm{ELBO}_1$ is the ELBO, $\\mathrm{ELBO}_K \\le \\mathrm{ELBO}_{K+1}$, and
     $\\mathrm{ELBO}_K \\to \\log p_\\theta(x)$ as $K \\to \\infty$.
 
-    The K*N decodes run in chunks of at most ``max_decodes`` rows (or N, if N is larger) (all of them at once would hold
-    K*N decoded images: 3 GB per copy for K = 1000 on 1,000 MNIST images), and the sum over k is
+    The K*N decodes run in chunks of at most ``max_decodes`` rows, or N if N is larger (all of them
+    at once would hold K*N decoded images: 3 GB per copy for K = 1000 on 1,000 MNIST images), and the sum over k is
     accumulated as a running log-sum-exp. The codes z are drawn all at once, so the result does
     not depend on the chunk size.
     """
