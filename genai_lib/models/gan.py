@@ -279,14 +279,6 @@ class GAN(nn.Module):
 
     def __init__(self, cfg: GANConfig):
         super().__init__()
-        if cfg.loss not in LOSSES:
-            raise ValueError(f"unknown loss {cfg.loss!r}; choose one of {sorted(LOSSES)}")
-        if cfg.n_classes and cfg.latent_codes:
-            raise ValueError("use n_classes (labels from the data) or latent_codes (random codes), not both")
-        if cfg.d_conditioning not in ("projection", "concat"):
-            raise ValueError(f"d_conditioning must be 'projection' or 'concat', got {cfg.d_conditioning!r}")
-        if cfg.arch not in ("mlp", "dc"):
-            raise ValueError(f"arch must be 'mlp' or 'dc', got {cfg.arch!r}")
         self.cfg = cfg
         self.G, self.D = Generator(cfg), Discriminator(cfg)
         # The average of G's recent weights samples better than the last iterate, which

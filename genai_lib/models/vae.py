@@ -130,8 +130,6 @@ class VAE(nn.Module):
 
     def __init__(self, cfg: VAEConfig = VAEConfig()):
         super().__init__()
-        if cfg.arch not in ("mlp", "conv") or cfg.decoder not in ("bernoulli", "gaussian"):
-            raise ValueError(f"unknown arch {cfg.arch!r} or decoder {cfg.decoder!r}")
         self.cfg = cfg
         H, L = cfg.hidden, cfg.latent_dim
         if cfg.arch == "mlp":
