@@ -9,6 +9,7 @@ function that chooses examples also returns which, so a notebook can check what 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +189,82 @@ def nearest_distance(queries: torch.Tensor, reference: torch.Tensor, chunk: int 
     if q.shape[1] != r.shape[1]:
         fail("queries", f"items of the same size as reference ({r.shape[1]} values)", f"{q.shape[1]}")
     return torch.cat([torch.cdist(q[i:i + chunk], r).min(1).values for i in range(0, len(q), chunk)])
+
+
+# --- a fast feature space, and class models in it -------------------------------------------
+
+
+@dataclass(frozen=True)
+class PCA:
+    """The top principal components of flattened images (Chapter 1's feature space). Chapter 6
+    fits its fast models here: a Gaussian mixture on these features trains in seconds, so one
+    experiment can train the same model on five versions of the data."""
+    mean: torch.Tensor        # (D,) the mean image, flattened
+    components: torch.Tensor  # (D, d) orthonormal principal directions
+    shape: tuple              # the shape of one image, e.g. (1, 28, 28)
+
+    @classmethod
+    def fit(cls, x: torch.Tensor, d: int, max_rows: int = 20000) -> "PCA":
+        """Principal directions of (the first ``max_rows`` of) ``x`` by SVD of the centred data."""
+        _check_image_batch(x)
+        check_int(d, "d", 1, x[0].numel())
+        check_int(max_rows, "max_rows", low=d)
+        flat = x[:max_rows].flatten(1).float()
+        mean = flat.mean(0)
+        _, _, Vt = torch.linalg.svd(flat - mean, full_matrices=False)
+        return cls(mean, Vt[:d].T.contiguous(), tuple(x.shape[1:]))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (N, C, H, W) -> features (N, d)."""
+        check_tensor(x, "x", floating=True, what=f"images (N, {', '.join(map(str, self.shape))})")
+        if tuple(x.shape[1:]) != self.shape:
+            fail("x", f"images of shape (N, {', '.join(map(str, self.shape))}), as the PCA was fitted on",
+                 f"shape {tuple(x.shape)}")
+        return (x.flatten(1).float() - self.mean) @ self.components
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Features (N, d) -> images, clipped to [0, 1] (the projection can leave the pixel range)."""
+        check_tensor(z, "z", ndim=2, floating=True, what=f"features (N, {self.components.shape[1]})")
+        if z.shape[1] != self.components.shape[1]:
+            fail("z", f"features of size {self.components.shape[1]}", z.shape[1])
+        return (z @ self.components.T + self.mean).clamp(0, 1).reshape(-1, *self.shape)
+
+
+def class_gaussians(z: torch.Tensor, y: torch.Tensor, n_classes: int,
+                    ridge: float = 1e-3) -> torch.distributions.MultivariateNormal:
+    """One Gaussian per class, fitted by maximum likelihood (mean and covariance with 1/N, plus
+    ``ridge`` on the diagonal so that a rare class's covariance stays invertible). Batch shape
+    (n_classes,): ``.log_prob(z[:, None])`` gives (N, K); ``.sample((n,))`` gives (n, K, d)."""
+    check_tensor(z, "z", ndim=2, floating=True, what="feature vectors (N, d)")
+    check_labels(y, "y", n_classes, n=len(z))
+    check_number(ridge, "ridge", 0, low_open=True)
+    counts = torch.bincount(y, minlength=n_classes)
+    if int(counts.min()) < 2:
+        fail("y", "at least 2 examples of every class", f"counts {counts.tolist()}")
+    means = torch.stack([z[y == c].mean(0) for c in range(n_classes)])
+    covs = torch.stack([torch.cov(z[y == c].T, correction=0) for c in range(n_classes)])
+    covs = covs + ridge * torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    return torch.distributions.MultivariateNormal(means, covariance_matrix=covs)
+
+
+def label_issues(z: torch.Tensor, y: torch.Tensor, n_classes: int, threshold: float = 0.1, folds: int = 2,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mask of examples whose label looks wrong: under class Gaussians fitted on the *other*
+    folds, the posterior probability of the given label is below ``threshold``. Out-of-fold
+    scores matter: a model scores its own training labels as likely, wrong ones included
+    (the idea of confident learning, Northcutt et al., 2021). (N,) bool"""
+    check_number(threshold, "threshold", 0, 1, low_open=True, high_open=True)
+    check_int(folds, "folds", 2, len(z))
+    check_labels(y, "y", n_classes, n=len(z))
+    fold = torch.randperm(len(z), generator=generator).to(z.device) % folds
+    flag = torch.zeros(len(z), dtype=torch.bool, device=z.device)
+    for f in range(folds):
+        held = fold == f
+        gauss = class_gaussians(z[~held], y[~held], n_classes)
+        prior = torch.bincount(y[~held], minlength=n_classes).to(z.dtype).log()
+        posterior = (gauss.log_prob(z[held][:, None]) + prior).softmax(1)      # (n_held, K)
+        flag[held] = posterior.gather(1, y[held][:, None]).squeeze(1) < threshold
+    return flag
 
 
 # --- augmentation -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ checkpoint path, 3b loads what 3a saved (or trains it, if run alone).
 """
 from __future__ import annotations
 
+import torch
+
 from .models.gpt import GPTConfig
 from .train import TrainConfig
 
@@ -63,6 +65,27 @@ PRETRAINED_RECIPES["ch05_ddpm"] = dict(
     batch=128,
     sampling=dict(steps=25, guidance=2.0),  # what the script's evaluations use (DDIM, eta = 0)
 )
+
+
+# --- Chapter 6: GANs trained on a few hundred images, with and without augmentation ---
+from .curation import subsample  # noqa: E402
+
+FEW_SHOT_IMAGES = 256  # MNIST training images the scarce-data GANs see: few_shot_indices()
+FEW_SHOT_GAN = dict(gan=PRETRAINED_RECIPES["ch04_dcgan"]["gan"], train=replace(GAN_TRAINING, steps=3000), batch=64,
+                    subset=FEW_SHOT_IMAGES)
+for _mode in ("none", "real", "both"):
+    # DiffAugment's MNIST-sized choice: translation by up to 1/8 of the image, cutout of half of it
+    # (Zhao et al., 2020, used 1/8 and 1/2); "real" applies it to the data only, "both" to real and fake
+    PRETRAINED_RECIPES[f"ch06_gan_{_mode}"] = dict(
+        FEW_SHOT_GAN, gan=replace(FEW_SHOT_GAN["gan"], augment=_mode, augment_shift=3, augment_cutout=14 if _mode != "none" else 0))
+
+
+def few_shot_indices(n_train: int = 60000) -> torch.Tensor:
+    """The indices of the MNIST training images the Chapter 6 GANs were trained on (seed 0)."""
+    from .validate import check_int
+
+    check_int(n_train, "n_train", low=FEW_SHOT_IMAGES)
+    return subsample(n_train, FEW_SHOT_IMAGES, torch.Generator().manual_seed(0))
 
 
 def build_pretrained(name: str):

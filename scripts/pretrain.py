@@ -21,7 +21,8 @@ import torch
 
 from genai_lib import metrics
 from genai_lib.data import Batches, load_mnist, sha256
-from genai_lib.presets import PRETRAINED_RECIPES, build_pretrained
+from genai_lib.curation import center_of_mass
+from genai_lib.presets import PRETRAINED_RECIPES, build_pretrained, few_shot_indices
 from genai_lib.pretrained import WEIGHTS_DIR, checksums, export_weights
 from genai_lib.train import fit
 from genai_lib.utils import seed_everything
@@ -43,6 +44,9 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     seed_everything(args.seed)
     x, y = load_mnist("train", device=device)
+    if "subset" in recipe:  # a scarce-data recipe (Chapter 6) sees only these images
+        idx = few_shot_indices(len(x)).to(device)
+        x, y = x[idx], y[idx]
     clf = metrics.reference_classifier(device=device)
     real = load_mnist("test", device=device)[0][:1000]
     model = build_pretrained(args.name).to(device)
@@ -67,6 +71,8 @@ def main() -> None:
             # first unconditionally (label "none"), then guided
             samples = draw(model, eval_labels if conditional and is_gan else None)
             result = metrics.evaluate_samples(clf, samples, real)
+            if "subset" in recipe:  # does G draw shifted digits? (the spread of their centres, pixels)
+                result["centre_spread"] = center_of_mass(samples).std(0).norm().item()
             if conditional:
                 guided = samples if is_gan else draw(model, eval_labels)
                 probs, _ = metrics.classify(clf, guided)

@@ -102,3 +102,40 @@ def test_diff_augment_is_differentiable_and_can_share_one_transform():
     varied = C.diff_augment(torch.ones(16, 1, 12, 12), max_shift=2, cutout=4, generator=g(1))
     assert not all(torch.equal(varied[0], varied[i]) for i in range(16))
     assert torch.equal(C.diff_augment(x.detach(), max_shift=0), x.detach())
+
+
+def test_pca_recovers_a_planted_subspace_and_round_trips_it():
+    # images that vary only along two fixed directions: two components reconstruct them exactly
+    gen = g()
+    basis = torch.linalg.qr(torch.randn(16, 2, generator=gen)).Q                 # (16, 2) orthonormal
+    coef = torch.randn(200, 2, generator=gen) * 0.05
+    x = (0.5 + coef @ basis.T).reshape(200, 1, 4, 4)
+    pca = C.PCA.fit(x, 2)
+    assert torch.allclose(pca.components.T @ pca.components, torch.eye(2), atol=1e-5)
+    assert torch.allclose(pca.decode(pca.encode(x)), x, atol=1e-5)
+    # the fitted directions span the planted ones (projection of the basis onto them is complete)
+    assert torch.allclose((pca.components @ pca.components.T) @ basis, basis, atol=1e-4)
+    with pytest.raises(ValueError, match="as the PCA was fitted on"):
+        pca.encode(torch.rand(3, 1, 5, 5))
+
+
+def test_class_gaussians_are_the_maximum_likelihood_fit():
+    z = torch.tensor([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [10.0, 12.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    gauss = C.class_gaussians(z, y, 2, ridge=1e-6)
+    assert torch.allclose(gauss.loc, torch.tensor([[1.0, 0.0], [10.0, 11.0]]))
+    # ML variance divides by N: points 0 and 2 have variance 1 (the unbiased estimate would say 2)
+    assert torch.allclose(gauss.covariance_matrix[0], torch.diag(torch.tensor([1.0, 0.0])), atol=1e-5)
+    assert gauss.log_prob(z[:, None]).shape == (4, 2)
+    with pytest.raises(ValueError, match="at least 2 examples of every class"):
+        C.class_gaussians(z, torch.tensor([0, 0, 0, 1]), 2)
+
+
+def test_label_issues_finds_flipped_labels_of_separated_classes_and_nothing_else():
+    gen = g(3)
+    centres = torch.tensor([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    y = torch.arange(3).repeat(100)
+    z = centres[y] + torch.randn(300, 2, generator=gen)
+    noisy, flipped = C.flip_labels(y, 0.1, 3, g(4))
+    flag = C.label_issues(z, noisy, 3, generator=g(5))
+    assert torch.equal(flag, flipped)

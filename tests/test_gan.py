@@ -186,3 +186,38 @@ def test_discrete_latent_codes_keep_the_gan_unconditional():
     assert len(history.losses["g"]) == 2
     with pytest.raises(ValueError, match="not both"):
         G.GAN(G.GANConfig(n_classes=10, latent_codes=10))
+
+
+@pytest.mark.parametrize("augment", ["none", "real", "both"])
+def test_augmentation_reaches_exactly_the_images_it_should(augment, monkeypatch):
+    """"real" augments only the data D sees; "both" (DiffAugment) also G's samples, and G's
+    gradient flows through the augmentation; "none" leaves both alone."""
+    torch.manual_seed(0)
+    model = G.GAN(G.GANConfig(arch="dc", hidden=8, z_dim=8, augment=augment, augment_shift=2, augment_cutout=6))
+    seen = []
+    forward = model.D.forward
+
+    def spy(x, y=None):
+        seen.append(x)
+        return forward(x, y)
+
+    monkeypatch.setattr(model.D, "forward", spy)
+    calls = []
+    monkeypatch.setattr(model, "_augment", lambda x: calls.append(x) or model.__class__._augment(model, x))
+    real = torch.rand(8, 1, 28, 28)
+
+    def update(name, loss):
+        loss.backward()
+        return loss.detach()
+
+    model.training_step((real,), update)
+    n_aug = {"none": 0, "real": 1, "both": 2}[augment]
+    assert len(calls) == n_aug                          # real (and fake) batches went through the augmentation
+    real_seen, fake_for_g = seen[0], seen[2]
+    assert torch.equal(real_seen, real * 2 - 1) == (augment == "none")
+    assert fake_for_g.requires_grad                     # G's loss is differentiable through D's input
+    assert model.G.body[0].weight.grad is not None and model.G.body[0].weight.grad.abs().sum() > 0
+    # augmentation happens in [0, 1] and maps back: the background stays -1 (black), never grey 0
+    if augment != "none":
+        assert real_seen.min() >= -1 and real_seen.max() <= 1
+        assert torch.isin(torch.tensor(-1.0), real_seen)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..curation import diff_augment
 from ..validate import (check_choice, check_images, check_int, check_labels, check_number, check_points, check_tensor,
                         fail, plain_fields)
 
@@ -115,6 +116,9 @@ def optimal_discriminator(log_p_data: torch.Tensor, log_p_g: torch.Tensor) -> to
 # --- networks -------------------------------------------------------------------------
 
 
+AUGMENT = ("none", "real", "both")
+
+
 @dataclass(frozen=True)
 class GANConfig:
     arch: str = "dc"            # "mlp" (vectors, e.g. 2-D toy data) or "dc" (28x28 images in [0, 1])
@@ -133,6 +137,10 @@ class GANConfig:
     spectral_norm: bool = False  # spectral normalisation of D's layers (Miyato et al., 2018)
     d_lr_scale: float = 1.0     # D's learning rate = scale * TrainConfig.lr
     ema: float = 0.0            # > 0: also keep an exponential moving average of G's weights for sampling
+    augment: str = "none"       # dc only: what D's input is augmented on: "none", "real" (real images only:
+                                # classic augmentation, which leaks into G), "both" (DiffAugment: real and fake)
+    augment_shift: int = 3      # augmentation: random translation by up to this many pixels
+    augment_cutout: int = 0     # augmentation: > 0 also zeroes a random square of this size
 
     def __post_init__(self):
         plain_fields(self)
@@ -149,6 +157,11 @@ class GANConfig:
         check_number(self.gp_weight, "GANConfig.gp_weight", 0)
         check_number(self.d_lr_scale, "GANConfig.d_lr_scale", 0, low_open=True)
         check_number(self.ema, "GANConfig.ema", 0, 1, high_open=True, fix="0 turns averaging off; 0.999 is typical")
+        check_choice(self.augment, "GANConfig.augment", AUGMENT)
+        check_int(self.augment_shift, "GANConfig.augment_shift", 0, 27)
+        check_int(self.augment_cutout, "GANConfig.augment_cutout", 0, 28)
+        if self.augment != "none" and self.arch != "dc":
+            fail("GANConfig.augment", '"none" for arch="mlp" (augmentation shifts images)', repr(self.augment))
 
 
 def mlp_generator_body(cfg: GANConfig, in_dim: int) -> nn.Sequential:
@@ -296,6 +309,11 @@ class GAN(nn.Module):
             return check_images(x, "x", like=like) * 2 - 1
         return check_points(x, "x", self.cfg.data_dim, like=like)
 
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate (and cut out) images in model space [-1, 1]; done in [0, 1] so that the
+        pixels moved in, and the hole, are background (black), not grey."""
+        return diff_augment((x + 1) / 2, self.cfg.augment_shift, self.cfg.augment_cutout) * 2 - 1
+
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, device=next(self.parameters()).device)
 
@@ -325,7 +343,10 @@ class GAN(nn.Module):
         for x, y in zip(reals, ys):
             with torch.set_grad_enabled(reuse):  # fakes that step (2) reuses keep G's graph
                 fake = self.G(self.noise(len(x)), y if y is not None else self.codes(len(x)))
-            loss_d = loss_d_fn(self.D(x, y), self.D(fake.detach(), y))
+            # augmentation (Chapter 6): "real" augments only the data, "both" real and fake alike
+            x_d = self._augment(x) if self.cfg.augment != "none" else x
+            fake_d = self._augment(fake) if self.cfg.augment == "both" else fake
+            loss_d = loss_d_fn(self.D(x_d, y), self.D(fake_d.detach(), y))
             if self.cfg.loss == "wgan-gp":
                 loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x, fake, *([y] if y is not None else []))
             loss_d = update("d", loss_d)
@@ -338,7 +359,9 @@ class GAN(nn.Module):
         try:
             if not reuse:
                 fake = self.G(self.noise(len(reals[-1])), ys[-1] if ys[-1] is not None else self.codes(len(reals[-1])))
-            loss_g = update("g", loss_g_fn(self.D(fake, ys[-1])))
+                fake_d = self._augment(fake) if self.cfg.augment == "both" else fake
+            # with DiffAugment G's gradient flows back through the (differentiable) augmentation
+            loss_g = update("g", loss_g_fn(self.D(fake_d, ys[-1])))
         finally:
             self.D.requires_grad_(True)
         if self.G_ema is not None:
