@@ -1,0 +1,13 @@
+"""Self-checks for the exercises: ``check.<name>(your_function)`` says right or wrong.
+
+Each check runs the student's function on a few cases and compares with a reference,
+returning a :class:`CheckResult` that shows ✅ or ❌ with a hint. It never raises, so a
+student can run a whole notebook; the solution notebooks assert ``.passed`` in a hidden
+cell, so CI fails if a solution (or a check) is wrong.
+"""
+from .core import CheckResult, run_cases
+from .ch01 import gaussian_log_density, bayes_posterior, gaussian_sample, gaussian_parameter_count
+from .ch02 import gaussian_kl, reparameterize, batch_elbo, iwae_from_log_weights
+from .ch03 import causal_mask, top_p_keep, perplexity, clip_by_norm
+from .ch04 import discriminator_loss, optimal_discriminator, gradient_penalty, slerp
+from .ch05 import affine_flow_log_prob, q_sample, alpha_bar, ddim_step
