@@ -1,7 +1,7 @@
 """Plot: figures instead of printed tensors. Every helper returns a matplotlib Figure."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,6 +31,39 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, labels: Sequence |
                 ax.set_title(str(labels[i]), fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def tile(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """Images (N, 1, H, W) in [0, 1] laid out ``nrow`` per row in one array, ``pad`` pixels apart
+    (background 0). One array per panel lets several grids share a figure."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.dim() != 4 or x.shape[1] != 1 or len(x) == 0:
+        raise ValueError(f"images must be a non-empty batch (N, 1, H, W) of single-channel images, got shape "
+                         f"{tuple(x.shape)}")
+    n, _, H, W = x.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    if not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive integer, got {nrow!r}")
+    rows = int(np.ceil(n / nrow))
+    out = np.zeros((rows * (H + pad) - pad, nrow * (W + pad) - pad), dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        out[r * (H + pad): r * (H + pad) + H, c * (W + pad): c * (W + pad) + W] = x[i, 0].numpy()
+    return out
+
+
+def image_panels(panels: Mapping[str, torch.Tensor], nrow: int | None = None, size: float = 3.2,
+                 cmap: str = "gray_r"):
+    """One figure, one titled grid of images per entry of ``panels`` (e.g. samples of several models)."""
+    if not isinstance(panels, Mapping) or not panels:
+        raise ValueError(f"panels must be a non-empty dict {{title: images}}, got {type(panels).__name__}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.08), squeeze=False)
+    for ax, (title, images) in zip(axes[0], panels.items()):
+        ax.imshow(tile(images, nrow), cmap=cmap, vmin=0, vmax=1)
+        ax.set_title(str(title), fontsize=10)
+        ax.axis("off")
     fig.tight_layout()
     return fig
 

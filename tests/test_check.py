@@ -180,3 +180,23 @@ def test_chapter5_checks():
         return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
     assert check.ddim_step(ddim)
     assert not check.ddim_step(lambda x_t, eps, a_t, a_prev: math.sqrt(a_prev / a_t) * x_t)  # drops the noise term
+
+
+def test_chapter6_checks():
+    def scores(flags, truth):
+        hits = (flags & truth).sum().item()
+        return (hits / flags.sum().item() if flags.any() else 0.0), hits / truth.sum().item()
+
+    assert check.detector_scores(scores)
+    swapped = check.detector_scores(lambda f, t: scores(f, t)[::-1])           # recall and precision swapped
+    assert not swapped and "precision =" in swapped.message
+    assert "raised ZeroDivisionError" in check.detector_scores(
+        lambda f, t: ((f & t).sum().item() / f.sum().item(), (f & t).sum().item() / t.sum().item())).message  # 0 flagged
+
+    def weights(y, k):
+        counts = torch.bincount(y, minlength=k).double()
+        return 1 / counts[y] / (counts > 0).sum()
+
+    assert check.balancing_weights(weights)
+    assert not check.balancing_weights(lambda y, k: 1 / torch.bincount(y, minlength=k).double()[y])   # not normalised
+    assert not check.balancing_weights(lambda y, k: 1 / torch.bincount(y, minlength=k).double()[y] / k)  # absent classes

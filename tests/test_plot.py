@@ -44,3 +44,20 @@ def test_loss_curve_draws_every_evaluation_series():
     assert [ln.get_label() for ln in only[2:]] == ["val_loss (eval)"]
     with pytest.raises(ValueError, match="no evaluation recorded 'missing'"):
         plot.loss_curve(h, eval_keys=["missing"])
+
+
+def test_tile_lays_images_out_row_by_row():
+    x = torch.zeros(3, 1, 2, 2)
+    x[1] = 1.0
+    grid = plot.tile(x, nrow=2, pad=1)
+    assert grid.shape == (5, 5)
+    assert grid[0:2, 3:5].min() == 1 and grid[0:2, 0:2].max() == 0 and grid[3:5, 3:5].max() == 0  # image 1 top right
+    with pytest.raises(ValueError, match="single-channel"):
+        plot.tile(torch.rand(2, 3, 4, 4))
+
+
+def test_image_panels_has_one_titled_panel_per_entry():
+    fig = plot.image_panels({"a": torch.rand(4, 1, 8, 8), "b": torch.rand(6, 1, 8, 8)}, nrow=2)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot.image_panels({})

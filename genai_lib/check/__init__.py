@@ -11,3 +11,4 @@ from .ch02 import gaussian_kl, reparameterize, batch_elbo, iwae_from_log_weights
 from .ch03 import causal_mask, top_p_keep, perplexity, clip_by_norm
 from .ch04 import discriminator_loss, optimal_discriminator, gradient_penalty, slerp
 from .ch05 import affine_flow_log_prob, q_sample, alpha_bar, ddim_step
+from .ch06 import detector_scores, balancing_weights
