@@ -187,3 +187,26 @@ def test_compare_samplers_scores_every_sampler_on_the_same_noise():
         assert r["confident_rate_se"] == pytest.approx((r["confident_rate"] * (1 - r["confident_rate"]) / 8) ** 0.5)
     with pytest.raises(ValueError, match="samplers must be a non-empty dict"):
         D.compare_samplers(model, ReferenceCNN(), torch.rand(8, 1, 28, 28), x_T, {})
+
+
+def test_clipping_study_variants_differ_only_where_x0_leaves_the_range():
+    """scripts/clipping_study.py: 'consistent' is the library's step; the old step ('inconsistent')
+    agrees with it while x0 stays in [-1, 1] and leaves its path once x0 is clipped."""
+    import runpy
+    from pathlib import Path
+
+    study = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "clipping_study.py"))
+    sched = D.Schedule(D.linear_betas(100))
+    gen = torch.Generator().manual_seed(0)
+    x_t = torch.randn(4, 1, 4, 4, generator=gen)
+    small_eps = 0.01 * torch.randn(4, 1, 4, 4, generator=gen)
+    i, i_prev = 10, 5        # little noise: x0 = (x_t - small) / sqrt(abar) is outside [-1, 1] somewhere
+    step = study["step"]
+    assert torch.equal(step(sched, x_t, i, i_prev, small_eps, "consistent"), D.ddim_step(sched, x_t, i, i_prev, small_eps))
+    assert not torch.allclose(step(sched, x_t, i, i_prev, small_eps, "inconsistent"),
+                              step(sched, x_t, i, i_prev, small_eps, "consistent"))
+    inside = 0.1 * x_t
+    eps_in = (inside - sched.alpha_bar[i].sqrt() * 0.5 * torch.tanh(x_t)) / (1 - sched.alpha_bar[i]).sqrt()  # x0 in range
+    for variant in ("inconsistent", "none"):
+        assert torch.allclose(step(sched, inside, i, i_prev, eps_in, variant),
+                              step(sched, inside, i, i_prev, eps_in, "consistent"), atol=1e-5)
