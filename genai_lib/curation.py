@@ -164,18 +164,21 @@ def exact_duplicates(x: torch.Tensor) -> torch.Tensor:
 
 
 def near_duplicates(features: torch.Tensor, threshold: float, chunk: int = 2048) -> torch.Tensor:
-    """Mask of rows within Euclidean distance ``threshold`` of an earlier row (the first of each
-    group is kept). ``features`` are vectors (N, D): pixels, or a network's features, where
-    shifted or re-encoded copies of one image are close. (N,) bool"""
+    """Mask of rows within Euclidean distance ``threshold`` of an earlier row that is *kept*
+    (greedy: the first row is kept, each later row is dropped if it is that close to a kept
+    one). Comparing with kept rows only matters for chains: in [0, 0.4, 0.8] with threshold 0.5
+    the third row is kept, because the row it is close to was itself dropped. ``features`` are
+    vectors (N, D): pixels, or a network's features, where shifted or re-encoded copies of one
+    image are close. (N,) bool"""
     check_tensor(features, "features", ndim=2, floating=True, what="feature vectors (N, D)")
     check_number(threshold, "threshold", 0, low_open=True)
     f = features.detach().float()
     dup = torch.zeros(len(f), dtype=torch.bool)
     for i in range(0, len(f), chunk):
-        d = torch.cdist(f[i:i + chunk], f)                                   # (chunk, N)
-        rows = torch.arange(i, min(i + chunk, len(f)))
-        earlier = torch.arange(len(f))[None, :] < rows[:, None]               # only compare with earlier rows
-        dup[rows] = ((d.cpu() <= threshold) & earlier).any(1)
+        close = (torch.cdist(f[i:i + chunk], f[:i + chunk]) <= threshold).cpu()   # (chunk, rows so far)
+        for r in range(close.shape[0]):
+            row = i + r
+            dup[row] = bool((close[r, :row] & ~dup[:row]).any())
     return dup
 
 

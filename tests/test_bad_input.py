@@ -363,6 +363,8 @@ ROWS = [
      "one of the class labels per example (20)"),
     ("label_issues", lambda: curation.label_issues(FEATS, torch.arange(20) % 2, 2, threshold=1.5), ValueError,
      "threshold must be"),
+    ("GaussianMixture.responsibilities", lambda: gmm.GaussianMixture(gmm.GMMConfig(dim=3)).responsibilities(torch.rand(4, 2)),
+     ValueError, "x must be"),
     ("few_shot_indices", lambda: presets.few_shot_indices(100), ValueError, "n_train must be an integer >= 256"),
     ("GANConfig.augment", lambda: gan.GANConfig(augment="all"), ValueError, "GANConfig.augment must be one of"),
     ("GANConfig.augment mlp", lambda: gan.GANConfig(arch="mlp", augment="both"), ValueError, 'arch="mlp"'),

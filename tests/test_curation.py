@@ -76,6 +76,14 @@ def test_planted_duplicates_are_found_and_nothing_else():
     assert C.near_duplicates(x.flatten(1), threshold=0.5).sum() == 0
 
 
+def test_near_duplicates_compares_with_kept_rows_only():
+    chain = torch.tensor([[0.0], [0.4], [0.8], [1.1]])
+    # 0.4 is a copy of 0 and dropped; 0.8 is 0.8 from the only kept row, so it is kept; 1.1 copies 0.8
+    assert C.near_duplicates(chain, threshold=0.5).tolist() == [False, True, False, True]
+    # the same across chunk boundaries
+    assert C.near_duplicates(chain, threshold=0.5, chunk=1).tolist() == [False, True, False, True]
+
+
 def test_nearest_distance_is_zero_for_a_copy():
     ref = torch.rand(30, 1, 4, 4)
     d = C.nearest_distance(torch.cat([ref[:3], ref[:3] + 1]), ref)

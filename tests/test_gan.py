@@ -221,3 +221,16 @@ def test_augmentation_reaches_exactly_the_images_it_should(augment, monkeypatch)
     if augment != "none":
         assert real_seen.min() >= -1 and real_seen.max() <= 1
         assert torch.isin(torch.tensor(-1.0), real_seen)
+
+
+def test_wgan_gp_penalises_the_images_d_scored(monkeypatch):
+    """With augmentation, the gradient penalty is taken at the augmented images D saw."""
+    torch.manual_seed(0)
+    model = G.GAN(G.GANConfig(arch="dc", hidden=8, z_dim=8, loss="wgan-gp", augment="both", augment_shift=2))
+    marked = []
+    monkeypatch.setattr(model, "_augment", lambda x: marked.append(x * 0 + 0.123) or marked[-1])
+    seen = []
+    monkeypatch.setattr(G, "gradient_penalty", lambda critic, real, fake, *a: seen.append((real, fake)) or real.sum() * 0)
+    model.training_step((torch.rand(4, 1, 28, 28),), lambda name, loss: loss.detach())
+    real, fake = seen[0]
+    assert torch.all(real == 0.123) and torch.all(fake == 0.123)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import distributions as D
@@ -55,3 +57,18 @@ def test_wrong_shapes_are_clear():
     model = GaussianMixture(GMMConfig(dim=2))
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         model.log_prob(torch.randn(5, 3))
+
+
+def test_responsibilities_are_bayes_rule_over_components():
+    g = GaussianMixture(GMMConfig(dim=1, n_components=2))
+    with torch.no_grad():
+        g.mu.copy_(torch.tensor([[-3.0], [3.0]]))
+        g.logits.copy_(torch.tensor([0.0, math.log(3.0)]))           # weights 1/4, 3/4; unit variances
+    x = torch.tensor([[0.0], [-3.0]])
+    r = g.responsibilities(x)
+    assert torch.allclose(r.sum(1), torch.ones(2))
+    # at 0 both densities are equal, so the posterior is the prior: (1/4, 3/4)
+    assert torch.allclose(r[0], torch.tensor([0.25, 0.75]), atol=1e-6)
+    normal = torch.distributions.Normal(torch.tensor([-3.0, 3.0]), 1.0)
+    joint = torch.tensor([0.25, 0.75]) * normal.log_prob(torch.tensor(-3.0)).exp()
+    assert torch.allclose(r[1], joint / joint.sum(), atol=1e-6)

@@ -47,6 +47,7 @@ def test_notebook_conventions(path):
     for c in exercises:
         assert "### BEGIN SOLUTION" in source(c)
         assert "### BEGIN SOLUTION" not in strip_solutions(source(c))
+    assert not any("PLACEHOLDER" in source(c) for c in nb["cells"]), "a placeholder was left in the notebook"
     checks = [c for c in code if "exercise-check" in c["metadata"].get("tags", [])]
     assert len(checks) == len(exercises) and all(".passed" in source(c) for c in checks)
 

@@ -348,7 +348,8 @@ class GAN(nn.Module):
             fake_d = self._augment(fake) if self.cfg.augment == "both" else fake
             loss_d = loss_d_fn(self.D(x_d, y), self.D(fake_d.detach(), y))
             if self.cfg.loss == "wgan-gp":
-                loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x, fake, *([y] if y is not None else []))
+                # on the images D scored: augmented ones when augmenting
+                loss_d = loss_d + self.cfg.gp_weight * gradient_penalty(self.D, x_d, fake_d, *([y] if y is not None else []))
             loss_d = update("d", loss_d)
         # (2) update G: make D call its samples real; D is held fixed (no gradients to its weights).
         # With one D step, G reuses that step's fakes (as the DCGAN reference code does: one generator

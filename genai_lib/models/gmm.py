@@ -78,6 +78,11 @@ class GaussianMixture(nn.Module):
         """$\\log p_\\theta(x) = \\operatorname{logsumexp}_k(\\log\\pi_k + \\log\\mathcal N(x;\\mu_k,\\Sigma_k))$. (N,)"""
         return torch.logsumexp(self.logits.log_softmax(0) + self.component_log_prob(x), dim=1)
 
+    def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
+        """$p(k \mid x) = \pi_k \mathcal N(x;\mu_k,\Sigma_k) / p_\theta(x)$: which component explains each
+        point (EM's E-step). Rows sum to 1. (N, K)"""
+        return (self.logits.log_softmax(0) + self.component_log_prob(x)).softmax(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The training loss: negative log-likelihood per point, in nats."""
         return -self.log_prob(x).mean()
