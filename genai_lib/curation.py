@@ -300,6 +300,42 @@ def translate(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return rows.gather(3, c[:, None, None, :].expand(N, C, H, W))
 
 
+def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate each image about its centre by ``degrees`` (N,) (counter-clockwise as displayed, rows
+    downwards), bilinear, filling with 0; differentiable in x. A classic augmentation."""
+    check_tensor(x, "x", ndim=4, floating=True, what="images (N, C, H, W)")
+    check_tensor(degrees, "degrees", ndim=1, floating=True, what="one angle per image (N,)")
+    if len(degrees) != len(x):
+        fail("degrees", f"one angle per image ({len(x)})", len(degrees))
+    a = torch.deg2rad(degrees.to(x))
+    cos, sin = a.cos(), a.sin()
+    zero = torch.zeros_like(a)
+    # affine_grid maps output coordinates to input ones, in (column, row) order with rows down
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)   # (N, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+def orientation(x: torch.Tensor) -> torch.Tensor:
+    """The angle (degrees, in (-90, 90]) of each image's principal axis of inertia, from the
+    second moments of its intensity, measured counter-clockwise from vertical as displayed. (N,)
+    Upright digits are near 0 (a slanted "1" a little off); rotating an image by $a$ adds $a$."""
+    _check_image_batch(x)
+    img = x.sum(1)                                                             # (N, H, W)
+    H, W = img.shape[-2:]
+    mass = img.sum((1, 2)).clamp(min=1e-8)
+    r = torch.arange(H, dtype=x.dtype, device=x.device)[None, :, None]
+    c = torch.arange(W, dtype=x.dtype, device=x.device)[None, None, :]
+    rc, cc = center_of_mass(x).unbind(1)
+    dr, dc = r - rc[:, None, None], c - cc[:, None, None]
+    mu_rr = (img * dr**2).sum((1, 2)) / mass
+    mu_cc = (img * dc**2).sum((1, 2)) / mass
+    mu_rc = (img * dr * dc).sum((1, 2)) / mass
+    # the major axis's angle from the row (vertical) axis; with rows pointing down, a positive
+    # covariance of row and column means the top leans left, i.e. a counter-clockwise tilt
+    return torch.rad2deg(0.5 * torch.atan2(2 * mu_rc, mu_rr - mu_cc))
+
+
 def diff_augment(x: torch.Tensor, max_shift: int = 3, cutout: int = 0, same_for_batch: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Differentiable augmentation (DiffAugment, Zhao et al., 2020): random translation by up to

@@ -356,6 +356,8 @@ ROWS = [
     ("center_of_mass", lambda: curation.center_of_mass(torch.rand(3, 28, 28)), ValueError, "images (N, C, H, W)"),
     ("translate", lambda: curation.translate(IMG, torch.zeros(3, 2, dtype=torch.long)), ValueError, "one (row, column)"),
     ("diff_augment", lambda: curation.diff_augment(IMG, max_shift=30), ValueError, "max_shift must be"),
+    ("rotate", lambda: curation.rotate(IMG, torch.tensor([10.0])), ValueError, "one angle per image (4)"),
+    ("orientation", lambda: curation.orientation(IMG * 255), ValueError, "divide by 255"),
     ("PCA.fit", lambda: curation.PCA.fit(IMG, 0), ValueError, "d must be an integer between 1 and 784"),
     ("PCA.encode", lambda: curation.PCA.fit(IMG, 2).encode(IMG[:, :, :14]), ValueError, "as the PCA was fitted on"),
     ("PCA.decode", lambda: curation.PCA.fit(IMG, 2).decode(torch.randn(3, 5)), ValueError, "features of size 2"),

@@ -147,3 +147,19 @@ def test_label_issues_finds_flipped_labels_of_separated_classes_and_nothing_else
     noisy, flipped = C.flip_labels(y, 0.1, 3, g(4))
     flag = C.label_issues(z, noisy, 3, generator=g(5))
     assert torch.equal(flag, flipped)
+
+
+def test_rotation_and_orientation_agree_and_turn_counter_clockwise():
+    bar = torch.zeros(1, 1, 28, 28)
+    bar[0, 0, 4:24, 13:15] = 1                                              # an upright bar
+    assert abs(C.orientation(bar).item()) < 1e-4
+    for angle in (20.0, -35.0):
+        turned = C.rotate(bar, torch.tensor([angle]))
+        assert abs(C.orientation(turned).item() - angle) < 0.5              # rotating by a adds a
+        top = turned[0, 0, :10]
+        top_col = (top.sum(0) * torch.arange(28.0)).sum() / top.sum()
+        assert (top_col < 13.5) == (angle > 0)                               # positive: the top moves left
+    assert torch.allclose(C.rotate(bar, torch.zeros(1)), bar, atol=1e-6)    # 0 degrees: unchanged
+    x = torch.rand(2, 1, 8, 8, requires_grad=True)
+    C.rotate(x, torch.tensor([10.0, -10.0])).sum().backward()
+    assert x.grad is not None                                                # differentiable

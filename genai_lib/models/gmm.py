@@ -79,7 +79,7 @@ class GaussianMixture(nn.Module):
         return torch.logsumexp(self.logits.log_softmax(0) + self.component_log_prob(x), dim=1)
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
-        """$p(k \mid x) = \pi_k \mathcal N(x;\mu_k,\Sigma_k) / p_\theta(x)$: which component explains each
+        r"""$p(k \mid x) = \pi_k \mathcal N(x;\mu_k,\Sigma_k) / p_\theta(x)$: which component explains each
         point (EM's E-step). Rows sum to 1. (N, K)"""
         return (self.logits.log_softmax(0) + self.component_log_prob(x)).softmax(1)
 
