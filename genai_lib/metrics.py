@@ -15,6 +15,8 @@ appears, and how far the distribution of its features is from that of real image
 """
 from __future__ import annotations
 
+import html
+
 import warnings
 from dataclasses import dataclass
 
@@ -287,8 +289,39 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
             "high_quality": good.float().mean().item()}
 
 
-def format_table(rows: dict[str, dict[str, float]]) -> str:
-    """Rows of :func:`evaluate_samples` results as an aligned text table, one row per model."""
+class Table:
+    """Rows of numbers that print as aligned text and show as an HTML table in a notebook (and on
+    the book's pages), so that wide tables wrap instead of scrolling sideways."""
+
+    def __init__(self, rows: dict[str, dict[str, float]], digits: int = 3):
+        self.rows, self.digits = rows, digits
+        self.columns = list(next(iter(rows.values())))
+
+    def _cell(self, v: float) -> str:
+        return f"{v:,.{self.digits}f}" if isinstance(v, float) else f"{v:,}"
+
+    def __str__(self) -> str:
+        name_w = max(len(name) for name in self.rows) + 2
+        widths = [max(len(c), *(len(self._cell(r[c])) for r in self.rows.values())) + 2 for c in self.columns]
+        lines = [" " * name_w + "".join(f"{c:>{w}s}" for c, w in zip(self.columns, widths))]
+        lines += [f"{name:{name_w}s}" + "".join(f"{self._cell(r[c]):>{w}s}" for c, w in zip(self.columns, widths))
+                  for name, r in self.rows.items()]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
+        body = "".join("<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns)
+                       + "</tr>" for name, r in self.rows.items())
+        return (f'<table class="dataframe genai-table"><thead><tr><th></th>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")
+
+
+def format_table(rows: dict[str, dict[str, float]]) -> Table:
+    """Rows of :func:`evaluate_samples` results (or any numbers), one row per model: a :class:`Table`,
+    which prints as aligned text and displays as an HTML table."""
     if not isinstance(rows, dict) or not rows:
         fail("rows", "a non-empty dict {row name: {column: value}}", repr(rows)[:80])
     columns = list(next(iter(rows.values())))
@@ -298,7 +331,4 @@ def format_table(rows: dict[str, dict[str, float]]) -> str:
         bad = [c for c, v in r.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             fail(f"rows[{name!r}]", "numbers in every column", f"{bad[0]}={r[bad[0]]!r}", error=TypeError)
-    width = max(len(name) for name in rows) + 2
-    lines = [" " * width + "".join(f"{c:>16s}" for c in columns)]
-    lines += [f"{name:{width}s}" + "".join(f"{r[c]:16.3f}" for c in columns) for name, r in rows.items()]
-    return "\n".join(lines)
+    return Table({str(k): dict(v) for k, v in rows.items()})

@@ -1,7 +1,10 @@
 """Small helpers with no better home."""
 from __future__ import annotations
 
+import ast
+import inspect
 import random
+import textwrap
 
 import numpy as np
 import torch
@@ -36,3 +39,42 @@ def glue(name: str, value, display: bool = False) -> None:
     except ImportError:
         return
     myst_glue(name, value, display=display)
+
+
+def source_text(*objs, docstrings: bool = True) -> str:
+    """The source code of functions, methods or classes, whole and dedented, one after another;
+    ``docstrings=False`` shortens each function's docstring to ``\"\"\"...\"\"\"`` so the code stands out."""
+    if not objs:
+        fail("objs", "at least one function, method or class", "nothing")
+    parts = []
+    for obj in objs:
+        try:
+            src = textwrap.dedent(inspect.getsource(obj))
+        except (TypeError, OSError) as e:
+            fail("objs", "functions, methods or classes defined in a Python file", f"{obj!r} ({e})", error=TypeError)
+        if not docstrings:
+            lines = src.splitlines()
+            cut = []
+            for node in ast.walk(ast.parse(src)):
+                body = getattr(node, "body", None)
+                if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                        and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+                        and isinstance(body[0].value.value, str)):
+                    cut.append((body[0].lineno, body[0].end_lineno))
+            for start, end in sorted(cut, reverse=True):
+                indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+                lines[start - 1:end] = [indent + '"""..."""']
+            src = "\n".join(lines) + "\n"
+        parts.append(src.rstrip() + "\n")
+    return "\n".join(parts)
+
+
+def show_source(*objs, docstrings: bool = True):
+    """Library code shown in a chapter: highlighted as Python, whole (``def`` line included), in a
+    notebook and on the book's pages; plain text elsewhere."""
+    text = source_text(*objs, docstrings=docstrings)
+    try:
+        from IPython.display import Code
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return text
+    return Code(text, language="python")

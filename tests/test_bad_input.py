@@ -388,6 +388,8 @@ ROWS = [
     ("count_parameters", lambda: utils.count_parameters("model"), TypeError, "model must be a torch.nn.Module"),
     ("glue name", lambda: utils.glue("bad name!", 1.0), ValueError, "a glue key"),
     ("image_grid", lambda: plot.image_grid(torch.rand(2, 3, 28, 28)), ValueError, "single-channel"),
+    ("source_text", lambda: utils.source_text(42), TypeError, "functions, methods or classes"),
+    ("show_source", lambda: utils.show_source(), ValueError, "at least one function"),
     ("tile", lambda: plot.tile(torch.rand(0, 1, 28, 28)), ValueError, "non-empty batch"),
     ("image_panels", lambda: plot.image_panels([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),
     ("scatter_2d", lambda: plot.scatter_2d(torch.rand(5, 3)), ValueError, "(N, 2)"),

@@ -88,11 +88,17 @@ def test_accuracy():
     assert metrics.accuracy(Oracle(), x, torch.tensor([1, 2, 0, 4]), batch_size=3) == 0.75
 
 
-def test_format_table():
-    text = metrics.format_table({"real": {"fid": 2.0, "precision": 0.9}, "model": {"fid": 99.5, "precision": 0.5}})
-    lines = text.splitlines()
+def test_format_table_prints_text_and_shows_html():
+    table = metrics.format_table({"real": {"fid": 2.0, "precision": 0.9}, "model": {"fid": 99.5, "precision": 0.5}})
+    lines = str(table).splitlines()
     assert len(lines) == 3 and "fid" in lines[0] and "precision" in lines[0]
     assert lines[2].startswith("model") and "99.500" in lines[2] and "0.500" in lines[2]
+    # columns wide enough for their headers: a long header never runs into its neighbour
+    wide = str(metrics.format_table({"a": {"a rather long column": 1.0, "another long one": 2.0}})).splitlines()[0]
+    assert "a rather long column  another long one" in wide
+    page = table._repr_html_()                        # what a notebook and the book render: a real table
+    assert page.startswith("<table") and page.count("<tr>") == 3 and "<td>99.500</td>" in page
+    assert "&lt;b&gt;" in metrics.format_table({"<b>": {"x": 1.0}})._repr_html_()   # names are escaped
 
 
 def test_reference_classifier_uses_the_cache_and_keeps_the_callers_rng(tmp_path, monkeypatch):

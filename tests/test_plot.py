@@ -61,3 +61,16 @@ def test_image_panels_has_one_titled_panel_per_entry():
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
     with pytest.raises(ValueError, match="non-empty dict"):
         plot.image_panels({})
+
+
+def test_source_text_is_whole_and_can_shorten_docstrings():
+    from genai_lib import utils
+    from genai_lib.models.gan import gradient_penalty
+
+    whole = utils.source_text(gradient_penalty)
+    assert whole.startswith("def gradient_penalty(") and "WGAN-GP" in whole
+    short = utils.source_text(gradient_penalty, docstrings=False)
+    assert short.startswith("def gradient_penalty(") and '"""..."""' in short and "WGAN-GP" not in short
+    assert "return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()" in short
+    code = utils.show_source(gradient_penalty)
+    assert "gradient_penalty" in code._repr_html_() or "gradient_penalty" in code.data
