@@ -102,3 +102,20 @@ def test_glue_text_from_another_notebook_has_a_format():
     bad = [m for p in pages for m in re.findall(r"\{glue:text\}`([^`]+)`", p.read_text(encoding="utf-8"))
            if "::" in m and ":" not in m.split("::", 1)[1]]
     assert not bad, f"add a format such as :.0f to {bad}"
+
+
+def test_every_errata_entry_names_its_article_and_links_to_its_correction():
+    page = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
+    entries = re.split(r"^### ", page, flags=re.M)[1:]
+    assert len(entries) >= 15
+    labels = set()
+    for nb in NOTEBOOKS:
+        labels |= set(re.findall(r"^\((\S+)\)=$", "\n".join(source(c) for c in load(nb)["cells"]), re.M))
+    for md in (ROOT / "book").glob("*.md"):
+        labels |= set(re.findall(r"^\((\S+)\)=$", md.read_text(encoding="utf-8"), re.M))
+    for entry in entries:
+        title = entry.splitlines()[0]
+        assert re.search(r"\*\*Article 00[0-4], §\d", entry), f"errata entry {title!r} names no article and section"
+        refs = re.findall(r"\{ref\}`([^`]+)`", entry)
+        assert refs, f"errata entry {title!r} links to no section of the book"
+        assert set(refs) <= labels, f"errata entry {title!r} links to unknown labels {set(refs) - labels}"
