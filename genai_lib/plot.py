@@ -1,6 +1,7 @@
 """Plot: figures instead of printed tensors. Every helper returns a matplotlib Figure."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -33,6 +34,15 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, labels: Sequence |
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+STYLE = Path(__file__).with_name("course.mplstyle")
+
+
+def use_style() -> None:
+    """Apply the course's figure style (font sizes for the book's column, no top/right spines).
+    Called explicitly in each notebook's set-up cell, so importing the library changes nothing."""
+    plt.style.use(STYLE)
 
 
 def tile(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:

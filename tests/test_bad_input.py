@@ -455,7 +455,7 @@ def test_the_table_has_one_row_per_public_function():
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",
         "cache_dir", "sha256", "load_fashion_mnist", "load_digits", "from_scratch", "checksums",
-        "pick_device", "pick_amp_dtype", "pick_profile", "main",
+        "pick_device", "pick_amp_dtype", "pick_profile", "main", "use_style",
         # network bodies built from a GANConfig, which checks every field
         "mlp_generator_body", "dc_generator_body", "mlp_discriminator_body", "dc_discriminator_body",
     }

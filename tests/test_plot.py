@@ -74,3 +74,12 @@ def test_source_text_is_whole_and_can_shorten_docstrings():
     assert "return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()" in short
     code = utils.show_source(gradient_penalty)
     assert "gradient_penalty" in code._repr_html_() or "gradient_penalty" in code.data
+
+
+def test_course_style_applies_only_when_asked():
+    import matplotlib.pyplot as plt
+    with plt.style.context("default"):
+        before = plt.rcParams["axes.spines.top"]
+        plot.use_style()
+        assert plot.STYLE.exists() and plt.rcParams["axes.spines.top"] is False and before is True
+        assert plt.rcParams["legend.fontsize"] == 9
