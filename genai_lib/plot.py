@@ -40,7 +40,7 @@ STYLE = Path(__file__).with_name("course.mplstyle")
 
 
 def use_style() -> None:
-    """Apply the course's figure style (font sizes for the book's column, no top/right spines).
+    """Apply the course's figure style (font sizes that read at the book's column width).
     Called explicitly in each notebook's set-up cell, so importing the library changes nothing."""
     plt.style.use(STYLE)
 

@@ -79,7 +79,7 @@ def test_source_text_is_whole_and_can_shorten_docstrings():
 def test_course_style_applies_only_when_asked():
     import matplotlib.pyplot as plt
     with plt.style.context("default"):
-        before = plt.rcParams["axes.spines.top"]
+        before = plt.rcParams["legend.fontsize"]
         plot.use_style()
-        assert plot.STYLE.exists() and plt.rcParams["axes.spines.top"] is False and before is True
-        assert plt.rcParams["legend.fontsize"] == 9
+        assert plot.STYLE.exists() and before == "medium" and plt.rcParams["legend.fontsize"] == 9
+        assert plt.rcParams["axes.titlesize"] == 11
