@@ -8,8 +8,13 @@ Set ``GENAI_FROM_SCRATCH=1`` to train such models in the notebook instead.
 """
 from __future__ import annotations
 
+import datetime
+import json
 import os
+import platform
 from pathlib import Path
+
+import torch
 
 from torch import nn
 
@@ -75,3 +80,23 @@ def export_weights(checkpoint: str | Path, out: str | Path, overwrite: bool = Fa
     _save_atomic(slim, out)
     return out
 
+
+
+def write_measurement(name: str, made_by: str, results: dict, seconds: float, directory: Path = WEIGHTS_DIR,
+                      **fields) -> Path:
+    """Write a measurement too slow for a notebook (``scripts/sampler_study.py``, ``clipping_study.py``)
+    to ``<directory>/<name>.json``, beside the weights it measured: the results, the command that made
+    them, the date and the machine, so that a notebook can glue them and a reader can rerun them."""
+    from .runtime import runtime
+
+    if not isinstance(name, str) or not name or "/" in name or name.endswith(".json"):
+        fail("name", "a file name such as 'ch05_ddpm_samplers' (no path, no .json)", repr(name))
+    if not isinstance(results, dict) or not results:
+        fail("results", "a non-empty dict of results", repr(results)[:80])
+    out = Path(directory) / f"{name}.json"
+    out.write_text(json.dumps({
+        "made_by": made_by, **fields, "date": datetime.date.today().isoformat(),
+        "machine": f"{runtime().describe()}; {platform.machine()}, {torch.get_num_threads()} threads; "
+                   f"torch {torch.__version__}, Python {platform.python_version()}",
+        "seconds": round(seconds, 1), "results": results}, indent=1) + "\n")
+    return out

@@ -17,9 +17,6 @@ Usage: ``python scripts/clipping_study.py [--n 200]`` writes ``genai_lib/weights
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import time
 
 import torch
@@ -74,13 +71,9 @@ def main(argv=None) -> None:
         acc = (probs.argmax(1).to(y.device) == y).float().mean().item()
         results[variant] = {"label_accuracy": acc, "se": (acc * (1 - acc) / args.n) ** 0.5}
         print(f"{variant}: classified as the requested digit {acc:.3f}")
-    out = pretrained.WEIGHTS_DIR / f"{RECIPE}_clipping.json"
-    out.write_text(json.dumps({
-        "made_by": f"python scripts/clipping_study.py --n {args.n}", "recipe": RECIPE, "n": args.n,
-        "guidance": GUIDANCE, "ddim_steps": STEPS, "noise_seed": NOISE_SEED, "date": datetime.date.today().isoformat(),
-        "machine": f"{rt.describe()}; {platform.machine()}, {torch.get_num_threads()} threads; "
-                   f"torch {torch.__version__}, Python {platform.python_version()}",
-        "seconds": round(time.time() - t0, 1), "results": results}, indent=1) + "\n")
+    out = pretrained.write_measurement(f"{RECIPE}_clipping", f"python scripts/clipping_study.py --n {args.n}", results,
+                                       time.time() - t0, recipe=RECIPE, n=args.n, guidance=GUIDANCE, ddim_steps=STEPS,
+                                       noise_seed=NOISE_SEED)
     print(f"wrote {out}")
 
 

@@ -12,9 +12,6 @@ Usage: ``python scripts/sampler_study.py [--n 300]`` writes ``genai_lib/weights/
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import time
 
 import torch
@@ -43,13 +40,8 @@ def main(argv=None) -> None:
     for name, r in results.items():
         print(f"{name}: confident {r['confident_rate']:.3f} (se {r['confident_rate_se']:.3f}), "
               f"FID {r['classifier_fid']:.1f}, {r['seconds']:.0f} s")
-    out = pretrained.WEIGHTS_DIR / f"{RECIPE}_samplers.json"
-    out.write_text(json.dumps({
-        "made_by": f"python scripts/sampler_study.py --n {args.n}", "recipe": RECIPE, "n": args.n,
-        "noise_seed": NOISE_SEED, "date": datetime.date.today().isoformat(),
-        "machine": f"{rt.describe()}; {platform.machine()}, {torch.get_num_threads()} threads; "
-                   f"torch {torch.__version__}, Python {platform.python_version()}",
-        "seconds": round(time.time() - t0, 1), "results": results}, indent=1) + "\n")
+    out = pretrained.write_measurement(f"{RECIPE}_samplers", f"python scripts/sampler_study.py --n {args.n}", results,
+                                       time.time() - t0, recipe=RECIPE, n=args.n, noise_seed=NOISE_SEED)
     print(f"wrote {out}")
 
 

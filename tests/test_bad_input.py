@@ -367,6 +367,8 @@ ROWS = [
      "threshold must be"),
     ("GaussianMixture.responsibilities", lambda: gmm.GaussianMixture(gmm.GMMConfig(dim=3)).responsibilities(torch.rand(4, 2)),
      ValueError, "x must be"),
+    ("write_measurement", lambda: pretrained.write_measurement("a/b", "cmd", {"x": 1}, 1.0), ValueError,
+     "no path, no .json"),
     ("few_shot_indices", lambda: presets.few_shot_indices(100), ValueError, "n_train must be an integer >= 256"),
     ("GANConfig.augment", lambda: gan.GANConfig(augment="all"), ValueError, "GANConfig.augment must be one of"),
     ("GANConfig.augment mlp", lambda: gan.GANConfig(arch="mlp", augment="both"), ValueError, 'arch="mlp"'),

@@ -64,3 +64,16 @@ def test_shipped_weights_match_their_recipe_and_checksum(name):
     history = pretrained.load_pretrained(model, name)
     assert history.evals and (pretrained.WEIGHTS_DIR / f"{name}.log").exists()
     assert (pretrained.WEIGHTS_DIR / f"{name}.pt").stat().st_size < 10e6
+
+
+def test_write_measurement_records_results_with_their_provenance(tmp_path):
+    import json
+
+    from genai_lib import pretrained
+
+    out = pretrained.write_measurement("study", "python scripts/x.py --n 3", {"a": {"rate": 0.5}}, 12.34,
+                                       directory=tmp_path, n=3, noise_seed=5)
+    saved = json.loads(out.read_text())
+    assert out == tmp_path / "study.json"
+    assert list(saved)[:3] == ["made_by", "n", "noise_seed"] and saved["results"] == {"a": {"rate": 0.5}}
+    assert saved["seconds"] == 12.3 and "torch" in saved["machine"] and len(saved["date"]) == 10
