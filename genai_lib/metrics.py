@@ -16,7 +16,6 @@ appears, and how far the distribution of its features is from that of real image
 from __future__ import annotations
 
 import html
-
 import warnings
 from dataclasses import dataclass
 

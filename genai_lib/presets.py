@@ -69,6 +69,7 @@ PRETRAINED_RECIPES["ch05_ddpm"] = dict(
 
 # --- Chapter 6: GANs trained on a few hundred images, with and without augmentation ---
 from .curation import subsample  # noqa: E402
+from .validate import check_int  # noqa: E402
 
 FEW_SHOT_IMAGES = 256  # MNIST training images the scarce-data GANs see: few_shot_indices()
 FEW_SHOT_GAN = dict(gan=PRETRAINED_RECIPES["ch04_dcgan"]["gan"], train=replace(GAN_TRAINING, steps=3000), batch=64,
@@ -83,8 +84,6 @@ for _mode in ("real", "both"):
 
 def few_shot_indices(n_train: int = 60000) -> torch.Tensor:
     """The indices of the MNIST training images the Chapter 6 GANs were trained on (seed 0)."""
-    from .validate import check_int
-
     check_int(n_train, "n_train", low=FEW_SHOT_IMAGES)
     return subsample(n_train, FEW_SHOT_IMAGES, torch.Generator().manual_seed(0))
 

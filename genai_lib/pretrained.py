@@ -18,6 +18,7 @@ import torch
 
 from torch import nn
 
+from .runtime import runtime
 from .train import FORMAT, CheckpointError, History, _save_atomic, load_checkpoint, load_weights
 from .validate import fail
 
@@ -87,8 +88,6 @@ def write_measurement(name: str, made_by: str, results: dict, seconds: float, di
     """Write a measurement too slow for a notebook (``scripts/sampler_study.py``, ``clipping_study.py``)
     to ``<directory>/<name>.json``, beside the weights it measured: the results, the command that made
     them, the date and the machine, so that a notebook can glue them and a reader can rerun them."""
-    from .runtime import runtime
-
     if not isinstance(name, str) or not name or "/" in name or name.endswith(".json"):
         fail("name", "a file name such as 'ch05_ddpm_samplers' (no path, no .json)", repr(name))
     if not isinstance(results, dict) or not results:

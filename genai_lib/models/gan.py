@@ -309,6 +309,12 @@ class GAN(nn.Module):
             return check_images(x, "x", like=like) * 2 - 1
         return check_points(x, "x", self.cfg.data_dim, like=like)
 
+    def _d_input(self, x: torch.Tensor, real: bool) -> torch.Tensor:
+        """What D sees: "real" augments only real images, "both" (DiffAugment) real and fake alike."""
+        if self.cfg.augment == "both" or (real and self.cfg.augment == "real"):
+            return self._augment(x)
+        return x
+
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         """Translate (and cut out) images in model space [-1, 1]; done in [0, 1] so that the
         pixels moved in, and the hole, are background (black), not grey."""
@@ -343,9 +349,7 @@ class GAN(nn.Module):
         for x, y in zip(reals, ys):
             with torch.set_grad_enabled(reuse):  # fakes that step (2) reuses keep G's graph
                 fake = self.G(self.noise(len(x)), y if y is not None else self.codes(len(x)))
-            # augmentation (Chapter 6): "real" augments only the data, "both" real and fake alike
-            x_d = self._augment(x) if self.cfg.augment != "none" else x
-            fake_d = self._augment(fake) if self.cfg.augment == "both" else fake
+            x_d, fake_d = self._d_input(x, real=True), self._d_input(fake, real=False)   # augmentation (Chapter 6)
             loss_d = loss_d_fn(self.D(x_d, y), self.D(fake_d.detach(), y))
             if self.cfg.loss == "wgan-gp":
                 # on the images D scored: augmented ones when augmenting
@@ -360,7 +364,7 @@ class GAN(nn.Module):
         try:
             if not reuse:
                 fake = self.G(self.noise(len(reals[-1])), ys[-1] if ys[-1] is not None else self.codes(len(reals[-1])))
-                fake_d = self._augment(fake) if self.cfg.augment == "both" else fake
+                fake_d = self._d_input(fake, real=False)
             # with DiffAugment G's gradient flows back through the (differentiable) augmentation
             loss_g = update("g", loss_g_fn(self.D(fake_d, ys[-1])))
         finally:
