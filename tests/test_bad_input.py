@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import check, curation, metrics, plot, presets, pretrained, runtime, student, utils
+from genai_lib import check, curation, metrics, plot, presets, pretrained, runtime, student, tabular, utils
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
@@ -412,6 +412,59 @@ ROWS = [
      "does not exist"),
     ("make_student_copies in place", lambda: student.make_student_copies(NOTEBOOKS, NOTEBOOKS / "."), ValueError,
      "overwrite the instructor's notebooks"),
+    # --- synthetic tabular records
+    ("load_breast_cancer_split", lambda: tabular.load_breast_cancer_split(test_size=30), ValueError,
+     "test_size must be a finite number in (0, 1)"),
+    ("TabularGenerator.fit 1-D x", lambda: tabular.GaussianCopula().fit(np.ones(6), np.arange(6) % 2), ValueError,
+     "x must be a table (N, D) with 2 dimensions"),
+    ("TabularGenerator.fit NaN", lambda: tabular.GaussianCopula().fit(np.full((6, 3), np.nan), np.arange(6) % 2),
+     ValueError, "x must be finite (no NaN or inf)"),
+    ("TabularGenerator.fit tensor", lambda: tabular.CopyOfTraining().fit(torch.ones(6, 3), np.arange(6) % 2),
+     TypeError, "x must be a NumPy array (N, D), got Tensor"),
+    ("TabularGenerator.fit strings", lambda: tabular.CopyOfTraining().fit(np.full((6, 3), "a"), np.arange(6) % 2),
+     TypeError, "x must be an array of real numbers"),
+    ("TabularGenerator.fit float labels", lambda: tabular.IndependentMarginals().fit(np.ones((6, 3)), np.ones(6)),
+     TypeError, "y must be a NumPy array of integer class labels 0..K-1"),
+    ("TabularGenerator.fit label count", lambda: tabular.IndependentMarginals().fit(np.ones((6, 3)), np.arange(5) % 2),
+     ValueError, "one label per record, shape (6,)"),
+    ("TabularGenerator.fit labels 1..2", lambda: tabular.GaussianCopula().fit(np.ones((6, 3)), np.arange(6) % 2 + 1),
+     ValueError, "at least 2 records of every class"),
+    ("TabularGenerator.fit labels -1", lambda: tabular.TabularVAE(steps=1).fit(np.ones((6, 3)), np.arange(6) % 2 - 1),
+     ValueError, "y must be class labels 0..K-1"),
+    ("GaussianMixtureGenerator.fit", lambda: tabular.GaussianMixtureGenerator(5).fit(np.ones((6, 3)), np.arange(6) % 2),
+     ValueError, "at least 5 records of every class"),
+    ("GaussianMixtureGenerator n_components", lambda: tabular.GaussianMixtureGenerator(0), ValueError,
+     "n_components must be an integer >= 1"),
+    ("IndependentMarginals smoothing", lambda: tabular.IndependentMarginals(smoothing=-1), ValueError, "smoothing"),
+    ("TabularGenerator.sample before fit", lambda: tabular.GaussianCopula().sample(5), RuntimeError,
+     "GaussianCopula must be fitted before sampling"),
+    ("TabularVAE.sample before fit", lambda: tabular.TabularVAE().sample(5), RuntimeError, "Call .fit(x_train, y_train)"),
+    ("TabularGenerator.sample n=0", lambda: tabular.CopyOfTraining().fit(np.ones((6, 3)), np.arange(6) % 2).sample(0),
+     ValueError, "n must be an integer >= 1"),
+    ("TabularVAEConfig.steps=0", lambda: tabular.TabularVAEConfig(steps=0), ValueError, "TabularVAEConfig.steps"),
+    ("TabularVAEConfig.lr=0", lambda: tabular.TabularVAEConfig(lr=0), ValueError, "TabularVAEConfig.lr"),
+    ("TabularVAE latent_dim", lambda: tabular.TabularVAE(latent_dim=0), ValueError, "TabularVAEConfig.latent_dim"),
+    ("ks_statistics columns", lambda: tabular.ks_statistics(np.ones((6, 3)), np.ones((6, 4))), ValueError,
+     "synthetic must be records with 3 features (as the other table)"),
+    ("ks_statistics empty", lambda: tabular.ks_statistics(np.ones((6, 3)), np.ones((0, 3))), ValueError,
+     "at least one row"),
+    ("correlation_gap constant column", lambda: tabular.correlation_gap(np.ones((6, 3)), np.ones((6, 3))), ValueError,
+     "no constant column"),
+    ("correlation_gap one feature", lambda: tabular.correlation_gap(np.ones((6, 1)), np.ones((6, 1))), ValueError,
+     "at least 2 features"),
+    ("tstr one class", lambda: tabular.tstr(np.ones((6, 3)), np.zeros(6, dtype=int), np.ones((4, 3)),
+                                            np.arange(4) % 2), ValueError, "y_synth must be labels of at least 2 classes"),
+    ("tstr y_test", lambda: tabular.tstr(np.ones((6, 3)), np.arange(6) % 2, np.ones((4, 3)), np.arange(3) % 2),
+     ValueError, "y_test must be one label per record, shape (4,)"),
+    ("distance_to_closest_record", lambda: tabular.distance_to_closest_record(np.ones((2, 3)), np.ones((6, 2))),
+     ValueError, "queries must be records with 2 features"),
+    ("privacy_check holdout = train", lambda: tabular.privacy_check(np.ones((6, 3)), np.ones((6, 3)), np.ones((6, 3))),
+     ValueError, "x_holdout must be real records that are not in x_train"),
+    ("privacy_check columns", lambda: tabular.privacy_check(np.ones((6, 3)), np.ones((6, 3)), np.ones((6, 2))),
+     ValueError, "x_synth must be records with 3 features"),
+    ("membership_inference_auroc", lambda: tabular.membership_inference_auroc(np.ones((0, 3)), np.ones((6, 3)),
+                                                                              np.ones((6, 3))), ValueError,
+     "x_members must be a table with at least one row"),
 ]
 
 
@@ -452,7 +505,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation,
+    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",
