@@ -260,6 +260,39 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
             "precision": precision, "recall": recall}
 
 
+def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x, ref = check_images(x), check_images(ref)
+    if x.shape != ref.shape:
+        fail("ref", f"one reference image per image, shape {tuple(x.shape)}", f"shape {tuple(ref.shape)}")
+    return x.double(), ref.double()
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, in dB, for pixels in [0, 1]:
+    $10 \\log_{10}(1 / \\mathrm{MSE})$. 20 dB is an RMS error of 0.1; identical images give inf."""
+    x, ref = _check_pair(x, ref)
+    return (10 * torch.log10(1 / (x - ref).pow(2).flatten(1).mean(1))).float()
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor, window: int = 7, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity per image (Wang et al., 2004), in [-1, 1], 1 for identical images:
+    the mean over Gaussian windows of
+    $\\frac{(2\\mu_x\\mu_y + C_1)(2\\sigma_{xy} + C_2)}{(\\mu_x^2 + \\mu_y^2 + C_1)(\\sigma_x^2 + \\sigma_y^2 + C_2)}$,
+    $C_1 = (0.01)^2$, $C_2 = (0.03)^2$ for pixels in [0, 1]. A 7-pixel window (not the paper's 11)
+    suits 28 x 28 images; only windows inside the image count."""
+    x, ref = _check_pair(x, ref)
+    check_int(window, "window", 3, x.shape[-1], fix="an odd size no larger than the image, e.g. 7")
+    check_number(sigma, "sigma", 0, low_open=True)
+    g = torch.exp(-((torch.arange(window, dtype=torch.float64) - (window - 1) / 2) ** 2) / (2 * sigma**2))
+    kernel = (torch.outer(g, g) / g.sum() ** 2).view(1, 1, window, window)
+    blur = lambda v: F.conv2d(v, kernel)  # noqa: E731  (a local weighted mean)
+    mx, my = blur(x), blur(ref)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(ref * ref) - my**2, blur(x * ref) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1).float()
+
+
 def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigmas: float = 3.0,
                   min_share: float = 0.02) -> dict[str, float]:
     """Mode coverage of 2-D samples from a known mixture (e.g. :func:`genai_lib.data.ring_of_gaussians`).

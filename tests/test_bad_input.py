@@ -20,7 +20,7 @@ from genai_lib import check, curation, metrics, plot, presets, pretrained, runti
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
-from genai_lib.models import flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae
+from genai_lib.models import editing, flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 IMG = torch.rand(4, 1, 28, 28)
@@ -412,6 +412,21 @@ ROWS = [
      "does not exist"),
     ("make_student_copies in place", lambda: student.make_student_copies(NOTEBOOKS, NOTEBOOKS / "."), ValueError,
      "overwrite the instructor's notebooks"),
+    # --- image metrics and diffusion editing (Chapter 7c)
+    ("psnr", lambda: metrics.psnr(IMG, IMG[:2]), ValueError, "one reference image per image"),
+    ("ssim", lambda: metrics.ssim(IMG, IMG, window=40), ValueError, "window must be an integer between 3 and 28"),
+    ("mask_projection", lambda: editing.mask_projection(torch.full((1, 1, 28, 28), 0.5)), ValueError,
+     "values 0 (generate) or 1 (known)"),
+    ("downsample_projection", lambda: editing.downsample_projection(3)(IMG), ValueError,
+     "factor must be a divisor of the image size"),
+    ("conditioned_sample", lambda: editing.conditioned_sample(lambda x, i: x, SCHED, IMG, lambda x: x,
+                                                              torch.randn(2, 1, 28, 28)), ValueError,
+     "x_T must be noise of the same shape as known"),
+    ("noise_level_step", lambda: editing.noise_level_step(SCHED, 0.0), ValueError, "sigma must be a finite number > 0"),
+    ("sdedit", lambda: editing.sdedit(lambda x, i: x, SCHED, IMG, start=10), ValueError,
+     "start must be an integer between 0 and 9"),
+    ("denoise", lambda: editing.denoise(lambda x, i: x, SCHED, IMG, sigma=0.5, steps=0), ValueError,
+     "steps must be an integer >= 1"),
     # --- synthetic tabular records
     ("load_breast_cancer_split", lambda: tabular.load_breast_cancer_split(test_size=30), ValueError,
      "test_size must be a finite number in (0, 1)"),
@@ -505,7 +520,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular,
+    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular, editing,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",

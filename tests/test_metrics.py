@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -121,3 +123,29 @@ def test_reference_classifier_uses_the_cache_and_keeps_the_callers_rng(tmp_path,
     assert torch.equal(torch.rand(1), expected_next)
     assert torch.equal(model.head.weight, cached.head.weight)
     assert model.test_accuracy == metrics.accuracy(cached, x, y)
+
+
+def test_psnr_by_hand():
+    ref = torch.full((2, 1, 28, 28), 0.5)
+    x = ref.clone()
+    x[0] += 0.1  # MSE 0.01 -> 20 dB
+    out = metrics.psnr(x, ref)
+    assert out[0].item() == pytest.approx(20.0, abs=1e-4) and math.isinf(out[1].item())
+
+
+def test_ssim_is_one_for_identical_images_and_falls_with_noise():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand((4, 1, 28, 28), generator=g)
+    assert torch.allclose(metrics.ssim(ref, ref), torch.ones(4))
+    noisy = [(ref + s * torch.randn(ref.shape, generator=g)).clamp(0, 1) for s in (0.05, 0.2, 0.5)]
+    values = [metrics.ssim(n, ref).mean().item() for n in noisy]
+    assert values[0] > values[1] > values[2] and values[0] < 1
+
+
+def test_ssim_of_flat_images_by_hand():
+    """Flat images have no variance, so only the luminance term is left: (2ab + C1) / (a^2 + b^2 + C1)."""
+    a, b = 0.3, 0.6
+    got = metrics.ssim(torch.full((1, 1, 28, 28), a), torch.full((1, 1, 28, 28), b)).item()
+    assert got == pytest.approx((2 * a * b + 1e-4) / (a * a + b * b + 1e-4), rel=1e-5)
+    inverted = torch.rand((1, 1, 28, 28), generator=torch.Generator().manual_seed(2))
+    assert metrics.ssim(inverted, 1 - inverted).item() < 0  # anti-correlated structure
