@@ -89,7 +89,9 @@ def check_tensor(x, name: str, *, ndim: int | None = None, floating: bool | None
     if floating is False and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
         fail(name, f"{what} of integer ids (dtype torch.long)", f"dtype {x.dtype}", "Convert with x.long()", TypeError)
     if like is not None:
-        if floating and x.dtype != like.dtype:
+        # under autocast a layer's input may be the autocast dtype (a generator's bfloat16 output, say)
+        autocast = torch.is_autocast_enabled(x.device.type) and x.dtype == torch.get_autocast_dtype(x.device.type)
+        if floating and x.dtype != like.dtype and not autocast:
             fail(name, f"{what} of dtype {like.dtype} (the model's)", f"dtype {x.dtype}",
                  f"Convert with x.to({like.dtype})", TypeError)
         if x.device != like.device:

@@ -234,3 +234,13 @@ def test_wgan_gp_penalises_the_images_d_scored(monkeypatch):
     model.training_step((torch.rand(4, 1, 28, 28),), lambda name, loss: loss.detach())
     real, fake = seen[0]
     assert torch.all(real == 0.123) and torch.all(fake == 0.123)
+
+
+def test_a_gan_trains_under_bfloat16_autocast():
+    """On a GPU, fit runs under autocast (bfloat16): G's output reaches D in bfloat16, which the
+    input check must accept (it refused it once, so the full profile could not train a GAN on a GPU)."""
+    torch.manual_seed(0)
+    model = G.GAN(G.GANConfig(arch="dc", hidden=8, z_dim=8))
+    history = fit(model, Batches(torch.rand(16, 1, 28, 28), batch_size=8), TrainConfig(steps=2, lr=1e-3),
+                  amp_dtype=torch.bfloat16, progress=False)
+    assert history.steps[-1] == 2 and all(math.isfinite(v[-1]) for v in history.losses.values())
