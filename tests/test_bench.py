@@ -26,3 +26,10 @@ def test_bench_smoke_run_writes_the_table(tmp_path, monkeypatch):
         assert min(ratios) > 0 and 1.0 in ratios  # the reference row has ratio 1
     md = out.with_suffix(".md").read_text()
     assert "| nanoGPT model.py, plain loop |" in md and "smoke run" in md
+    # a second machine's run on the same page is kept; a run of the same kind is replaced
+    report["runs"][0]["machine"] = "cuda (a GPU measured earlier)" + run["machine"][3:]
+    out.with_suffix(".json").write_text(json.dumps(report))
+    runpy.run_path(str(ROOT / "scripts" / "bench.py"), run_name="__main__")
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert [r["machine"].split(" ")[0] for r in runs] == ["cuda", "cpu"]
+    assert "Not yet measured" not in out.with_suffix(".md").read_text()
