@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import platform
+import re
 from pathlib import Path
 
 import torch
@@ -93,9 +94,15 @@ def write_measurement(name: str, made_by: str, results: dict, seconds: float, di
     if not isinstance(results, dict) or not results:
         fail("results", "a non-empty dict of results", repr(results)[:80])
     out = Path(directory) / f"{name}.json"
-    out.write_text(json.dumps({
+    text = json.dumps({
         "made_by": made_by, **fields, "date": datetime.date.today().isoformat(),
         "machine": f"{runtime().describe()}; {platform.machine()}, {torch.get_num_threads()} threads; "
                    f"torch {torch.__version__}, Python {platform.python_version()}",
-        "seconds": round(seconds, 1), "results": results}, indent=1) + "\n")
+        "seconds": round(seconds, 1), "results": results}, indent=1)
+    out.write_text(_one_line_lists(text) + "\n")
     return out
+
+
+def _one_line_lists(text: str) -> str:
+    """JSON with each list of numbers on one line (per-sample results would take a line per number)."""
+    return re.sub(r"\[\s+([-+0-9.eE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)

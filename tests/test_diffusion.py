@@ -185,6 +185,7 @@ def test_compare_samplers_scores_every_sampler_on_the_same_noise():
     for r in out.values():
         assert 0 <= r["confident_rate"] <= 1 and r["seconds"] > 0 and r["classifier_fid"] >= 0
         assert r["confident_rate_se"] == pytest.approx((r["confident_rate"] * (1 - r["confident_rate"]) / 8) ** 0.5)
+        assert len(r["confident"]) == 8 and sum(r["confident"]) / 8 == pytest.approx(r["confident_rate"])
     with pytest.raises(ValueError, match="samplers must be a non-empty dict"):
         D.compare_samplers(model, ReferenceCNN(), torch.rand(8, 1, 28, 28), x_T, {})
 

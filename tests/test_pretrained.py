@@ -77,3 +77,15 @@ def test_write_measurement_records_results_with_their_provenance(tmp_path):
     assert out == tmp_path / "study.json"
     assert list(saved)[:3] == ["made_by", "n", "noise_seed"] and saved["results"] == {"a": {"rate": 0.5}}
     assert saved["seconds"] == 12.3 and "torch" in saved["machine"] and len(saved["date"]) == 10
+
+
+def test_write_measurement_puts_per_sample_lists_on_one_line(tmp_path):
+    import json
+
+    from genai_lib import pretrained
+
+    results = {"a": {"flags": [1, 0, 1, 1], "values": [-1.5, 2e-3], "name": "x"}}
+    out = pretrained.write_measurement("study", "cmd", results, 1.0, directory=tmp_path)
+    text = out.read_text()
+    assert '"flags": [1, 0, 1, 1]' in text and '"values": [-1.5, 0.002]' in text
+    assert json.loads(text)["results"] == results

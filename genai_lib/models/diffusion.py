@@ -323,7 +323,8 @@ def compare_samplers(model: Diffusion, clf, real: torch.Tensor, x_T: torch.Tenso
                      seed: int = 6) -> dict[str, dict[str, float]]:
     """Sample metrics of the unconditional ("no label") samples of ``model`` for each sampler,
     all from the same noises ``x_T`` (the sampling noise of DDPM and eta > 0 from ``seed``), with the
-    standard error of the confident-digit rate and the seconds each sampler took."""
+    standard error of the confident-digit rate, the seconds each sampler took, and per noise whether
+    its sample is a confident digit (samplers on the same noises are compared pair by pair)."""
     from .. import metrics  # the evaluation step of the pipeline; imported here to keep this module light
 
     if not isinstance(model, Diffusion):
@@ -337,5 +338,8 @@ def compare_samplers(model: Diffusion, clf, real: torch.Tensor, x_T: torch.Tenso
         seconds = time.perf_counter() - t0
         m = metrics.evaluate_samples(clf, images, real)
         rate = m["confident_rate"]
-        results[name] = {**m, "confident_rate_se": math.sqrt(rate * (1 - rate) / len(x_T)), "seconds": seconds}
+        probs, _ = metrics.classify(clf, images)
+        results[name] = {**m, "confident_rate_se": math.sqrt(rate * (1 - rate) / len(x_T)), "seconds": seconds,
+                         # per noise: 1 if that sample is a confident digit (for paired comparisons of samplers)
+                         "confident": (probs.max(1).values > 0.9).int().tolist()}
     return results
