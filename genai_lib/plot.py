@@ -64,6 +64,25 @@ def tile(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndar
     return out
 
 
+def image_rows(rows: Mapping[str, torch.Tensor], title: str | None = None, size: float = 0.9,
+               cmap: str = "gray_r"):
+    """One figure, one labelled row of images per entry of ``rows`` (e.g. an original, then each
+    method's result for the same images, column by column)."""
+    if not isinstance(rows, Mapping) or not rows:
+        raise ValueError(f"rows must be a non-empty dict {{label: images}}, got {type(rows).__name__}")
+    n = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(rows), 1, figsize=(size * n + 1.6, size * len(rows) + (0.4 if title else 0)),
+                             squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows.items()):
+        ax.imshow(tile(images, nrow=n), cmap=cmap, vmin=0, vmax=1)
+        ax.set_xticks([]); ax.set_yticks([])
+        ax.set_ylabel(str(label), rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def image_panels(panels: Mapping[str, torch.Tensor], nrow: int | None = None, size: float = 3.2,
                  cmap: str = "gray_r"):
     """One figure, one titled grid of images per entry of ``panels`` (e.g. samples of several models)."""

@@ -394,6 +394,7 @@ ROWS = [
     ("show_source", lambda: utils.show_source(), ValueError, "at least one function"),
     ("tile", lambda: plot.tile(torch.rand(0, 1, 28, 28)), ValueError, "non-empty batch"),
     ("image_panels", lambda: plot.image_panels([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),
+    ("image_rows", lambda: plot.image_rows([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),
     ("scatter_2d", lambda: plot.scatter_2d(torch.rand(5, 3)), ValueError, "(N, 2)"),
     ("loss_curve", lambda: plot.loss_curve(gt.History(), keys=["nope"]), KeyError, "nope"),
     ("smooth", lambda: plot.smooth("abc", 2), ValueError, "could not convert"),

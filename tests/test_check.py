@@ -200,3 +200,29 @@ def test_chapter6_checks():
     assert check.balancing_weights(weights)
     assert not check.balancing_weights(lambda y, k: 1 / torch.bincount(y, minlength=k).double()[y])   # not normalised
     assert not check.balancing_weights(lambda y, k: 1 / torch.bincount(y, minlength=k).double()[y] / k)  # absent classes
+
+
+def test_chapter7_checks():
+    def step(ab, sigma):
+        return int((((1 - ab) / ab).sqrt() - sigma).abs().argmin())
+    assert check.noise_level_step(step)
+    assert not check.noise_level_step(lambda ab, s: int((ab - s).abs().argmin()))  # compares alpha_bar itself
+
+    def jump(x, ab_t, ab_prev, z):
+        r = ab_t / ab_prev
+        return math.sqrt(r) * x + math.sqrt(1 - r) * z
+    assert check.repaint_jump(jump)
+    assert not check.repaint_jump(lambda x, a, b, z: math.sqrt(a) * x + math.sqrt(1 - a) * z)  # jumps from x_0
+
+    def ks(a, b):
+        grid = torch.cat([a, b])
+        fa = (a[None, :] <= grid[:, None]).double().mean(1)
+        fb = (b[None, :] <= grid[:, None]).double().mean(1)
+        return (fa - fb).abs().max().item()
+    assert check.ks_statistic(ks)
+    assert not check.ks_statistic(lambda a, b: abs(a.mean() - b.mean()).item())
+
+    def auc(p, n):
+        return ((p[:, None] > n[None, :]).double() + 0.5 * (p[:, None] == n[None, :]).double()).mean().item()
+    assert check.auroc(auc)
+    assert not check.auroc(lambda p, n: (p[:, None] > n[None, :]).double().mean().item())  # ties counted 0

@@ -83,3 +83,12 @@ def test_course_style_applies_only_when_asked():
         plot.use_style()
         assert plot.STYLE.exists() and before == "medium" and plt.rcParams["legend.fontsize"] == 9
         assert plt.rcParams["axes.titlesize"] == 11
+
+
+def test_image_rows_has_one_labelled_row_per_entry():
+    fig = plot.image_rows({"original": torch.rand(5, 1, 8, 8), "edited": torch.rand(5, 1, 8, 8)}, title="t")
+    axes = fig.axes
+    assert [ax.get_ylabel() for ax in axes] == ["original", "edited"] and fig._suptitle.get_text() == "t"
+    assert axes[0].images[0].get_array().shape == (8, 5 * 9 - 1)  # five images in one row, 1-pixel gaps
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot.image_rows({})
