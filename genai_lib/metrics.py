@@ -16,6 +16,7 @@ appears, and how far the distribution of its features is from that of real image
 from __future__ import annotations
 
 import html
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -268,7 +269,7 @@ def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image, in dB, for pixels in [0, 1]:
+    """Peak signal-to-noise ratio per image (average it over images in dB), for pixels in [0, 1]:
     $10 \\log_{10}(1 / \\mathrm{MSE})$. 20 dB is an RMS error of 0.1; identical images give inf."""
     x, ref = _check_pair(x, ref)
     return (10 * torch.log10(1 / (x - ref).pow(2).flatten(1).mean(1))).float()
@@ -278,10 +279,11 @@ def ssim(x: torch.Tensor, ref: torch.Tensor, window: int = 7, sigma: float = 1.5
     """Structural similarity per image (Wang et al., 2004), in [-1, 1], 1 for identical images:
     the mean over Gaussian windows of
     $\\frac{(2\\mu_x\\mu_y + C_1)(2\\sigma_{xy} + C_2)}{(\\mu_x^2 + \\mu_y^2 + C_1)(\\sigma_x^2 + \\sigma_y^2 + C_2)}$,
-    $C_1 = (0.01)^2$, $C_2 = (0.03)^2$ for pixels in [0, 1]. A 7-pixel window (not the paper's 11)
-    suits 28 x 28 images; only windows inside the image count."""
+    $C_1 = (0.01)^2$, $C_2 = (0.03)^2$ for pixels in [0, 1]. A 7-pixel window (not the paper's 11, so
+    the Gaussian of width 1.5 is cut at 2 sigma) suits 28 x 28 images; only windows inside the image
+    count. Flat black windows match perfectly, so images with much background score high."""
     x, ref = _check_pair(x, ref)
-    check_int(window, "window", 3, x.shape[-1], fix="an odd size no larger than the image, e.g. 7")
+    check_int(window, "window", 3, x.shape[-1], fix="a size no larger than the image, e.g. 7")
     check_number(sigma, "sigma", 0, low_open=True)
     g = torch.exp(-((torch.arange(window, dtype=torch.float64) - (window - 1) / 2) ** 2) / (2 * sigma**2))
     kernel = (torch.outer(g, g) / g.sum() ** 2).view(1, 1, window, window)
@@ -330,6 +332,8 @@ class Table:
         self.columns = list(next(iter(rows.values())))
 
     def _cell(self, v: float) -> str:
+        if isinstance(v, float) and math.isnan(v):
+            return "–"  # not applicable to this row
         return f"{v:,.{self.digits}f}" if isinstance(v, float) else f"{v:,}"
 
     def __str__(self) -> str:

@@ -423,7 +423,13 @@ ROWS = [
     ("conditioned_sample", lambda: editing.conditioned_sample(lambda x, i: x, SCHED, IMG, lambda x: x,
                                                               torch.randn(2, 1, 28, 28)), ValueError,
      "x_T must be noise of the same shape as known"),
-    ("noise_level_step", lambda: editing.noise_level_step(SCHED, 0.0), ValueError, "sigma must be a finite number > 0"),
+    ("noise_level_step", lambda: editing.noise_level_step(SCHED, 0.0), ValueError, "sigma must be a finite number in"),
+    ("noise_level_step beyond the schedule", lambda: editing.noise_level_step(SCHED, 1e12), ValueError,
+     "at most the last step's level"),
+    ("conditioned_sample on [0, 255] images", lambda: editing.conditioned_sample(
+        lambda x, i: x, SCHED, IMG * 255, lambda x: x, torch.randn(4, 1, 28, 28)), ValueError, "2 * x - 1"),
+    ("conditioned_sample without a projection", lambda: editing.conditioned_sample(
+        lambda x, i: x, SCHED, IMG, None, torch.randn(4, 1, 28, 28)), TypeError, "project must be a projection"),
     ("sdedit", lambda: editing.sdedit(lambda x, i: x, SCHED, IMG, start=10), ValueError,
      "start must be an integer between 0 and 9"),
     ("denoise", lambda: editing.denoise(lambda x, i: x, SCHED, IMG, sigma=0.5, steps=0), ValueError,

@@ -226,3 +226,10 @@ def test_chapter7_checks():
         return ((p[:, None] > n[None, :]).double() + 0.5 * (p[:, None] == n[None, :]).double()).mean().item()
     assert check.auroc(auc)
     assert not check.auroc(lambda p, n: (p[:, None] > n[None, :]).double().mean().item())  # ties counted 0
+    assert check.cost_per_1000(lambda r, p: p / 3600 * 1000 / r)
+    assert not check.cost_per_1000(lambda r, p: p / 60 * 1000 / r)  # per minute, not per hour
+
+    def typical(nll, h, m):
+        return (nll.view(-1, m).mean(1) - h).abs()
+    assert check.typicality_score(typical)
+    assert not check.typicality_score(lambda nll, h, m: nll.view(-1, m).mean(1) - h)  # one-sided: misses too-likely batches

@@ -1,5 +1,6 @@
 """Editing loops (genai_lib.models.editing), checked against a noise predictor that is exactly right
 for data that is one image x*: eps(x_t, t) = (x_t - sqrt(abar_t) x*) / sqrt(1 - abar_t)."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -78,3 +79,25 @@ def test_sdedit_keeps_the_input_at_a_small_start_and_forgets_it_at_a_large_one()
     assert (out - x0).abs().max() < 0.2 and (out - x0).std() < 0.05
     far = E.sdedit(oracle(other), SCHED, x0, start=99, steps=10)
     assert torch.allclose(far, other, atol=1e-4)  # from the last step, only the model's target is left
+
+
+def test_the_jump_back_composes_with_the_forward_process():
+    """Noising x_0 to step t' and jumping to t must give q(x_t | x_0): mean sqrt(abar_t) x_0, variance 1 - abar_t."""
+    n, x0, i_prev, i = 200_000, 0.7, 20, 60
+    g = torch.Generator().manual_seed(0)
+    x_prev = D.q_sample(SCHED, torch.full((n, 1), x0), torch.full((n,), i_prev), torch.randn(n, 1, generator=g))
+    x = E._jump(SCHED, x_prev, i_prev, i, torch.randn(n, 1, generator=g))
+    ab = SCHED.alpha_bar[i].item()
+    assert x.mean().item() == pytest.approx(ab ** 0.5 * x0, abs=0.01)
+    assert x.var().item() == pytest.approx(1 - ab, rel=0.02)
+
+
+def test_resampling_costs_r_network_calls_per_step_except_the_last():
+    calls = []
+
+    def counting(x, i):
+        calls.append(int(i[0]))
+        return torch.zeros_like(x)
+    E.conditioned_sample(counting, SCHED, images(), E.mask_projection(torch.ones(1, 1, 8, 8)), torch.randn(3, 1, 8, 8),
+                         steps=5, resample=3)
+    assert len(calls) == 4 * 3 + 1  # four steps with three rounds each, then one step onto x_0

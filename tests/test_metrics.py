@@ -149,3 +149,8 @@ def test_ssim_of_flat_images_by_hand():
     assert got == pytest.approx((2 * a * b + 1e-4) / (a * a + b * b + 1e-4), rel=1e-5)
     inverted = torch.rand((1, 1, 28, 28), generator=torch.Generator().manual_seed(2))
     assert metrics.ssim(inverted, 1 - inverted).item() < 0  # anti-correlated structure
+
+
+def test_table_shows_not_applicable_cells_as_a_dash():
+    table = metrics.format_table({"a": {"x": 1.5, "y": float("nan")}, "b": {"x": 2.0, "y": 3.0}})
+    assert "–" in str(table) and "nan" not in str(table) and "<td>–</td>" in table._repr_html_()

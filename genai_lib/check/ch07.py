@@ -54,3 +54,22 @@ def auroc(fn: Callable) -> CheckResult:
     return run_cases("auroc", lambda p, n: float(fn(p, n)), cases,
                      "compare every positive with every negative: count 1 when the positive scores higher, 1/2 "
                      "for a tie, then divide by the number of pairs.")
+
+
+def cost_per_1000(fn: Callable) -> CheckResult:
+    """``fn(samples_per_second, price_per_hour)``: dollars for 1,000 samples on a machine that is busy
+    with nothing else: price_per_hour / 3600 * 1000 / samples_per_second."""
+    cases = [((100.0, 3.6), 0.01), ((2.0, 2.5), 2.5 / 3.6 / 2.0), ((1000.0, 0.1), 0.1 / 3600)]
+    return run_cases("cost_per_1000", lambda r, p: float(fn(r, p)), cases,
+                     "1,000 samples take 1000 / rate seconds, and a second costs price / 3600.")
+
+
+def typicality_score(fn: Callable) -> CheckResult:
+    """``fn(nll, entropy, m)``: Nalisnick et al.'s typicality statistic for consecutive batches of ``m``
+    inputs: |mean negative log-likelihood of the batch - entropy estimate|, one value per batch."""
+    nll = torch.tensor([1.0, 3.0, 2.0, 2.0, 10.0, 0.0])
+    cases = [((nll, 2.0, 1), [1.0, 1.0, 0.0, 0.0, 8.0, 2.0]), ((nll, 2.0, 2), [0.0, 0.0, 3.0]),
+             ((nll, 3.0, 3), [1.0, 1.0])]
+    return run_cases("typicality_score", lambda a, h, m: fn(a, h, m), cases,
+                     "reshape the scores into rows of m (nll.view(-1, m)), average each row, subtract the entropy "
+                     "and take the absolute value: a batch is atypical when its average is too high *or* too low.")

@@ -7,9 +7,10 @@ The network is never retrained. Each edit changes only *where the reverse proces
   linear projection $P x$ of the data (the kept pixels for inpainting, the low-resolution image
   for super-resolution). After every reverse step from $t$ to $t'$, the sample's component in that
   subspace is replaced by the known image noised to level $t'$:
-  $x_{t'} \\leftarrow x_{t'} - P x_{t'} + P\\,q(x_{t'} \\mid x_0^\\text{known})$. With $P$ a pixel mask
-  this is the replacement method (Song et al., 2021; Lugmayr et al., 2022); with $P$ = "average over
-  $f \\times f$ blocks, then repeat" it is ILVR (Choi et al., 2021). RePaint's resampling (Lugmayr et
+  $x_{t'} \\leftarrow x_{t'} - P x_{t'} + P\\tilde x_{t'}$ with $\\tilde x_{t'} \\sim q(x_{t'} \\mid x_0^\\text{known})$.
+  With $P$ a pixel mask this is the replacement method (Song et al., 2021; Lugmayr et al., 2022); with
+  $P$ = "average over $f \\times f$ blocks, then repeat" it is ILVR (Choi et al., 2021) with block means
+  as its low-pass filter, which makes it an exact projection (ILVR's own resize filter is not). RePaint's resampling (Lugmayr et
   al.) jumps back from $t'$ to $t$ with $q(x_t \\mid x_{t'})$ and denoises again, ``resample`` times,
   so that the generated part has more steps to agree with the known part.
 * **SDEdit** (``sdedit``, Meng et al., 2022): noise an image to an intermediate step and run the
@@ -27,7 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..validate import check_int, check_number, check_tensor, fail
+from ..validate import check_int, check_number, check_tensor, fail, values_are_cheap
 from .diffusion import Schedule, ddim_step, ddim_timesteps, q_sample
 
 Projection = Callable[[torch.Tensor], torch.Tensor]
@@ -62,14 +63,28 @@ def _steps(i: int, x: torch.Tensor) -> torch.Tensor:
     return torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
 
 
+def _jump(sched: Schedule, x: torch.Tensor, i_prev: int, i: int, noise: torch.Tensor) -> torch.Tensor:
+    """A draw of $q(x_t \\mid x_{t'})$ for the later step $t > t'$ (RePaint's jump back):
+    $\\sqrt{\\bar\\alpha_t/\\bar\\alpha_{t'}}\\,x_{t'} + \\sqrt{1 - \\bar\\alpha_t/\\bar\\alpha_{t'}}\\,\\epsilon$."""
+    ratio = sched.alpha_bar[i] / sched.alpha_bar[i_prev]
+    return ratio.sqrt() * x + (1 - ratio).sqrt() * noise
+
+
 @torch.no_grad()
 def conditioned_sample(eps_fn: Callable, sched: Schedule, known: torch.Tensor, project: Projection,
                        x_T: torch.Tensor, steps: int = 50, resample: int = 1, eta: float = 1.0,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """Sample $x_0$ whose component $P x_0$ equals $P$ ``known`` (DDIM steps along
     ``ddim_timesteps(T, steps)``, stochastic for ``eta > 0``; ``resample`` > 1 is RePaint's resampling).
-    Returns images in [-1, 1] (not clipped: $P x_0$ is exactly $P$ ``known``)."""
+    Returns images on the $[-1, 1]$ scale, not clipped, so that $P x_0$ is exactly $P$ ``known`` (the
+    generated part can stray slightly outside the range; clip before viewing)."""
     check_tensor(known, "known", floating=True, what="images in [-1, 1], (N, C, H, W)")
+    if values_are_cheap(known) and known.abs().max() > 1 + 1e-3:
+        fail("known", "images on the diffusion model's scale [-1, 1]",
+             f"values in [{known.min().item():.3g}, {known.max().item():.3g}]", "Map [0, 1] images with 2 * x - 1")
+    if not callable(project):
+        fail("project", "a projection, e.g. mask_projection(mask) or downsample_projection(2)",
+             type(project).__name__, error=TypeError)
     check_tensor(x_T, "x_T", floating=True, what="noise images, the shape of known")
     if x_T.shape != known.shape:
         fail("x_T", f"noise of the same shape as known {tuple(known.shape)}", f"shape {tuple(x_T.shape)}")
@@ -78,21 +93,22 @@ def conditioned_sample(eps_fn: Callable, sched: Schedule, known: torch.Tensor, p
     ts = ddim_timesteps(sched.T, steps)
     x = x_T
     for i, i_prev in zip(ts, ts[1:] + [-1]):
-        for r in range(resample):
+        rounds = resample if i_prev >= 0 else 1  # the last step lands on x_0: nothing to jump back from
+        for r in range(rounds):
             x = ddim_step(sched, x, i, i_prev, eps_fn(x, _steps(i, x)), eta, generator)
             known_t = known if i_prev < 0 else q_sample(sched, known, _steps(i_prev, x), _noise(x, generator))
             x = x - project(x) + project(known_t)  # put the known part back, at the current noise level
-            if r < resample - 1 and i_prev >= 0:  # RePaint: back to step i with q(x_i | x_prev), again
-                ratio = sched.alpha_bar[i] / sched.alpha_bar[i_prev]
-                x = ratio.sqrt() * x + (1 - ratio).sqrt() * _noise(x, generator)
+            if r < rounds - 1:  # RePaint: back to step i with q(x_i | x_prev), and denoise again
+                x = _jump(sched, x, i_prev, i, _noise(x, generator))
     return x
 
 
 def noise_level_step(sched: Schedule, sigma: float) -> int:
     """The 0-based step whose noise-to-signal ratio $\\sqrt{(1-\\bar\\alpha_t)/\\bar\\alpha_t}$ is closest
     to ``sigma`` (the noise's standard deviation on the $[-1, 1]$ scale)."""
-    check_number(sigma, "sigma", 0, low_open=True, fix="the standard deviation of the noise, on the [-1, 1] scale")
     ratio = ((1 - sched.alpha_bar) / sched.alpha_bar).sqrt()
+    check_number(sigma, "sigma", 0, ratio[-1].item(), low_open=True,
+                 fix="the standard deviation of the noise on the [-1, 1] scale, at most the last step's level")
     return int((ratio - sigma).abs().argmin())
 
 
