@@ -4,7 +4,8 @@ A table is an array ``x`` (N, D) of float64 features and labels ``y`` (N,) in 0.
 generator here is *class-conditional*: :class:`TabularGenerator` fits one model per class and
 samples labels in the training proportions, so a subclass only says how to model one class:
 
-* :class:`IndependentMarginals` keeps every column's distribution and loses every correlation;
+* :class:`IndependentMarginals` keeps every column's distribution and loses every correlation within a
+  class (the mixture of classes still correlates columns that differ between classes);
 * :class:`GaussianCopula` keeps the marginals and the rank correlations;
 * :class:`GaussianMixtureGenerator` and :class:`TabularVAE` learn the joint density;
 * :class:`CopyOfTraining` returns training records: the positive control of the privacy tests.
@@ -140,7 +141,7 @@ class TabularGenerator:
 
 class IndependentMarginals(TabularGenerator):
     """Each feature resampled from its own column (with replacement), independently of the
-    others: every marginal is kept, every correlation is lost. ``smoothing`` > 0 adds Gaussian
+    others: every marginal is kept, every correlation within a class is lost. ``smoothing`` > 0 adds Gaussian
     noise of ``smoothing`` x the column's std (a kernel density estimate); 0 (the default)
     returns only values that occur in the column."""
 
@@ -160,8 +161,10 @@ class GaussianCopula(TabularGenerator):
     """Marginals from the data, dependence from a Gaussian. Each column becomes normal scores
     $z_j = \\Phi^{-1}(r_j / (n + 1))$ ($r_j$ its ranks), $R$ is the correlation of the scores;
     a sample draws $z \\sim \\mathcal N(0, R)$ and maps it back with each column's empirical
-    quantile function, $x_j = \\hat F_j^{-1}(\\Phi(z_j))$ (linear interpolation). Keeps every
-    marginal and the rank correlations; misses dependence a Gaussian cannot express (tails)."""
+    quantile function, $x_j = \\hat F_j^{-1}(\\Phi(z_j))$, interpolated with the same plotting positions
+    $r/(n + 1)$ (Weibull's), so that the two maps invert each other. Keeps every marginal and the
+    correlations of the normal scores (close to rank correlations); misses dependence a Gaussian cannot
+    express (tails)."""
 
     def _fit_class(self, x):
         z = stats.norm.ppf(stats.rankdata(x, axis=0) / (len(x) + 1))            # (n, D) normal scores
@@ -176,7 +179,7 @@ class GaussianCopula(TabularGenerator):
         x, R_half = model
         z = rng.standard_normal((n, x.shape[1])) @ R_half.T                     # (n, D) ~ N(0, R)
         u = stats.norm.cdf(z)
-        return np.stack([np.quantile(x[:, j], u[:, j], method="linear") for j in range(x.shape[1])], 1)
+        return np.stack([np.quantile(x[:, j], u[:, j], method="weibull") for j in range(x.shape[1])], 1)
 
 
 class GaussianMixtureGenerator(TabularGenerator):

@@ -222,6 +222,11 @@ def test_chapter7_checks():
     assert check.ks_statistic(ks)
     assert not check.ks_statistic(lambda a, b: abs(a.mean() - b.mean()).item())
 
+    def one_sided(a, b):  # no absolute value: misses a gap in the other direction
+        grid = torch.cat([a, b])
+        return ((a[None, :] <= grid[:, None]).double().mean(1) - (b[None, :] <= grid[:, None]).double().mean(1)).max().item()
+    assert not check.ks_statistic(one_sided)
+
     def auc(p, n):
         return ((p[:, None] > n[None, :]).double() + 0.5 * (p[:, None] == n[None, :]).double()).mean().item()
     assert check.auroc(auc)

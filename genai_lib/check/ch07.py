@@ -38,7 +38,9 @@ def ks_statistic(fn: Callable) -> CheckResult:
     cases = [((torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.0])), 0.0),
              ((torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0, 5.0])), 1.0),
              ((torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([2.5, 10.0])), 0.5),
-             ((torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0])), 1 / 3)]
+             ((torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0])), 1 / 3),
+             ((torch.tensor([3.0, 4.0, 5.0]), torch.tensor([1.0, 2.0])), 1.0),      # the gap the other way round
+             ((torch.tensor([5.0]), torch.tensor([1.0])), 1.0)]
     return run_cases("ks_statistic", lambda a, b: float(fn(a, b)), cases,
                      "evaluate both empirical CDFs at every observed value (of either sample) and take the largest "
                      "absolute difference; ties: F(v) counts the values <= v.")
