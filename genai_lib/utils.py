@@ -34,6 +34,8 @@ def glue(name: str, value, display: bool = False) -> None:
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         fail("name", "a glue key of letters, digits, '_' or '-'", repr(name),
              "The book refers to it as {glue:text}`name`")
+    if isinstance(value, (np.generic, torch.Tensor)) and np.ndim(value) == 0:
+        value = value.item()  # the book formats Python numbers; a NumPy or torch scalar prints as np.float64(...)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -62,3 +62,21 @@ def test_glue_is_a_no_op_without_myst_nb(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_myst)
     assert glue("x", 1.0) is None
+
+
+def test_glue_passes_plain_python_numbers_to_the_book(monkeypatch):
+    """NumPy and torch scalars are glued as Python numbers: the book's formatter read
+    'np.float64(0.61)' as text and could not apply a format such as :.1%."""
+    import sys
+    import types
+
+    import numpy as np
+
+    from genai_lib.utils import glue
+    seen = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=False: seen.__setitem__(name, value)
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    glue("a", np.float64(0.25)); glue("b", torch.tensor(3)); glue("c", np.int64(7)); glue("d", "text")
+    assert seen == {"a": 0.25, "b": 3, "c": 7, "d": "text"}
+    assert type(seen["a"]) is float and type(seen["b"]) is int and type(seen["c"]) is int
