@@ -140,8 +140,10 @@ def loss_curve(history, keys: Sequence[str] | None = None, window: int = 20, log
 
 
 def scatter_2d(points: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None,
-               s: float = 4, alpha: float = 0.6, cmap: str = "tab10"):
-    """A 2-D scatter plot of samples or latent codes (N, 2), coloured by label if given."""
+               s: float = 4, alpha: float = 0.6, cmap: str = "tab10", legend: bool = True):
+    """A 2-D scatter plot of samples or latent codes (N, 2), coloured by label if given; the
+    legend of labels (up to 10) sits beside the axes, or nowhere with ``legend=False`` (panels in
+    a row, where it would cover the next one)."""
     p = torch.as_tensor(points).detach().float().cpu()
     if p.dim() != 2 or p.shape[1] != 2:
         raise ValueError(f"scatter_2d expects points of shape (N, 2), got {tuple(p.shape)}")
@@ -151,8 +153,10 @@ def scatter_2d(points: torch.Tensor, labels: torch.Tensor | None = None, ax=None
         fig = ax.figure
     c = None if labels is None else torch.as_tensor(labels).cpu().numpy()
     sc = ax.scatter(p[:, 0].numpy(), p[:, 1].numpy(), c=c, s=s, alpha=alpha, cmap=cmap if c is not None else None)
-    if c is not None and len(np.unique(c)) <= 10:
-        ax.legend(*sc.legend_elements(), fontsize=7, loc="best", markerscale=0.8)
+    if legend and c is not None and len(np.unique(c)) <= 10:
+        # beside the axes, not over the points (the course's rule: legends outside the data)
+        ax.legend(*sc.legend_elements(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  markerscale=0.8, title="label", title_fontsize=7)
     ax.set_aspect("equal", adjustable="box")
     if title:
         ax.set_title(title)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import random
 import textwrap
@@ -80,3 +81,14 @@ def show_source(*objs, docstrings: bool = True):
     except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
         return text
     return Code(text, language="python")
+
+
+def config_text(cfg, width: int = 88) -> str:
+    """A config dataclass as text that fits the book's column: its name and fields, wrapped at
+    ``width`` characters (a one-line repr of a big config runs off the page)."""
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        fail("cfg", "a config instance (a dataclass such as GPTConfig(...))", repr(cfg)[:60], error=TypeError)
+    check_int(width, "width", low=20)
+    fields = ", ".join(f"{f.name}={getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg))
+    return textwrap.fill(fields, width, initial_indent=type(cfg).__name__ + "(", subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False) + ")"

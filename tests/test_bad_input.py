@@ -392,6 +392,8 @@ ROWS = [
     ("image_grid", lambda: plot.image_grid(torch.rand(2, 3, 28, 28)), ValueError, "single-channel"),
     ("source_text", lambda: utils.source_text(42), TypeError, "functions, methods or classes"),
     ("show_source", lambda: utils.show_source(), ValueError, "at least one function"),
+    ("config_text", lambda: utils.config_text(dict(a=1)), TypeError, "cfg must be a config instance"),
+    ("config_text width", lambda: utils.config_text(gt.TrainConfig(), width=5), ValueError, "width must be"),
     ("tile", lambda: plot.tile(torch.rand(0, 1, 28, 28)), ValueError, "non-empty batch"),
     ("image_panels", lambda: plot.image_panels([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),
     ("image_rows", lambda: plot.image_rows([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),

@@ -92,3 +92,24 @@ def test_image_rows_has_one_labelled_row_per_entry():
     assert axes[0].images[0].get_array().shape == (8, 5 * 9 - 1)  # five images in one row, 1-pixel gaps
     with pytest.raises(ValueError, match="non-empty dict"):
         plot.image_rows({})
+
+
+def test_config_text_wraps_a_config_within_the_width():
+    from genai_lib import utils
+    from genai_lib.models.gan import GANConfig
+
+    cfg = GANConfig(arch="dc", z_dim=64, hidden=32)
+    text = utils.config_text(cfg)
+    assert repr(cfg).startswith(text.split("\n")[0].rstrip(",")[:20])
+    assert max(map(len, text.splitlines())) <= 88 < len(repr(cfg)) and text.endswith(")")
+    # the same fields and values as the repr, only wrapped
+    assert " ".join(text.split()) == " ".join(repr(cfg).split())
+    assert max(map(len, utils.config_text(cfg, width=40).splitlines())) <= 40
+
+
+def test_scatter_2d_puts_the_legend_outside_or_nowhere():
+    fig = plot.scatter_2d(torch.randn(30, 2), torch.arange(30) % 3)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > fig.axes[0].bbox.x1 - 1
+    fig = plot.scatter_2d(torch.randn(30, 2), torch.arange(30) % 3, legend=False)
+    assert fig.axes[0].get_legend() is None
