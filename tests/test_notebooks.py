@@ -119,3 +119,31 @@ def test_every_errata_entry_names_its_article_and_links_to_its_correction():
         refs = re.findall(r"\{ref\}`([^`]+)`", entry)
         assert refs, f"errata entry {title!r} links to no section of the book"
         assert set(refs) <= labels, f"errata entry {title!r} links to unknown labels {set(refs) - labels}"
+
+
+
+CODE_WIDTH = 88   # the book's code column shows this many characters (_static/course.css)
+
+
+def long_code_lines(path):
+    return [f"cell {i}, line {n + 1} ({len(line)} characters): {line.strip()[:50]}"
+            for i, c in enumerate(load(path)["cells"]) if c["cell_type"] == "code"
+            for n, line in enumerate(source(c).split("\n")) if len(line) > CODE_WIDTH]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_code_fits_the_column(path):
+    """No sideways scrolling on the site: every code line within CODE_WIDTH characters.
+    `python scripts/format_notebooks.py` fixes most lines (ruff format plus comment and string
+    wrapping) and lists the rest."""
+    long = long_code_lines(path)
+    assert not long, (f"{len(long)} code lines wider than {CODE_WIDTH} characters; run "
+                      f"`python scripts/format_notebooks.py notebooks/{path.name}`:\n" + "\n".join(long))
+
+
+def test_the_width_check_sees_a_long_line(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = '" + "a" * 84 + "'"],
+                     "metadata": {}, "outputs": [], "execution_count": None}]}
+    path = tmp_path / "long.ipynb"
+    path.write_text(json.dumps(nb))
+    assert long_code_lines(path) == [f"cell 0, line 2 (90 characters): y = '{'a' * 45}"]
