@@ -28,6 +28,7 @@ from torch import nn
 
 from .data import CACHE_ENV, Batches, cache_dir, load_mnist
 from .train import CheckpointError, TrainConfig, check_writable, fit, load_weights
+from .utils import fork_rng
 from .validate import check_choice, check_images as _check_images, check_int, check_number, check_probabilities, \
     check_tensor, fail
 
@@ -109,7 +110,7 @@ def reference_classifier(dataset: str = "mnist", device: str | torch.device = "c
     path = cache_dir() / f"reference-{dataset}-v1.pt"
     if not path.exists():  # it will be trained and saved: fail now, not after training
         check_writable(path.parent, f"the reference classifier (set {CACHE_ENV} to a writable directory)")
-    with torch.random.fork_rng(devices=[]):  # seed our own training, not the caller's notebook
+    with fork_rng(device):  # seed our own training, not the caller's notebook (CPU and GPU streams)
         torch.manual_seed(0)
         model = ReferenceCNN().to(device)
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import inspect
 import random
@@ -92,3 +93,24 @@ def config_text(cfg, width: int = 88) -> str:
     fields = ", ".join(f"{f.name}={getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg))
     return textwrap.fill(fields, width, initial_indent=type(cfg).__name__ + "(", subsequent_indent="    ",
                          break_long_words=False, break_on_hyphens=False) + ")"
+
+
+def rng_devices(device) -> list[int]:
+    """The CUDA device indices whose random state :func:`fork_rng` must save for ``device``."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        fail("device", "'cpu', 'cuda', 'cuda:N' or 'mps' (or a torch.device)", repr(device))
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+@contextlib.contextmanager
+def fork_rng(device):
+    """Seed freely inside, leave the caller's random streams as they were: the CPU's and, on a
+    GPU, the GPU's. (``torch.random.fork_rng(devices=[])`` saves only the CPU's, while
+    ``torch.manual_seed`` inside it reseeds the GPU too: a training loop that evaluates with
+    fixed noise would then replay the same GPU noise after every evaluation.)"""
+    with torch.random.fork_rng(devices=rng_devices(device)):
+        yield

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from genai_lib import metrics
+from genai_lib import metrics, utils
 from genai_lib.data import Batches, load_mnist, sha256
 from genai_lib.curation import center_of_mass
 from genai_lib.presets import PRETRAINED_RECIPES, build_pretrained, few_shot_indices
@@ -65,7 +65,7 @@ def main() -> None:
         return model.sample(n_eval, y=y, **recipe["sampling"])
 
     def evaluate(model) -> dict:
-        with torch.random.fork_rng(devices=[]):  # fixed noise, and the run's RNG is untouched
+        with utils.fork_rng(device):  # fixed noise; the run's RNG (CPU and GPU) is untouched
             torch.manual_seed(1234)
             # a GAN that is conditional is evaluated on labelled samples; a diffusion model
             # first unconditionally (label "none"), then guided

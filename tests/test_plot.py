@@ -113,3 +113,16 @@ def test_scatter_2d_puts_the_legend_outside_or_nowhere():
     assert legend is not None and legend.get_bbox_to_anchor().x0 > fig.axes[0].bbox.x1 - 1
     fig = plot.scatter_2d(torch.randn(30, 2), torch.arange(30) % 3, legend=False)
     assert fig.axes[0].get_legend() is None
+
+
+def test_fork_rng_restores_the_callers_stream_and_knows_which_devices_to_save():
+    from genai_lib import utils
+
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    with utils.fork_rng("cpu"):
+        torch.manual_seed(123)
+        torch.rand(10)
+    assert torch.equal(torch.rand(3), expected)
+    assert utils.rng_devices("cpu") == [] and utils.rng_devices(torch.device("cuda:1")) == [1]
