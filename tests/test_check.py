@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 import torch
 
 from genai_lib import check
@@ -54,9 +56,15 @@ def test_unimplemented_and_crashing_answers_are_reported_not_raised():
 
 
 def test_gaussian_kl_check():
-    assert check.gaussian_kl(lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).sum(-1))
-    wrong = check.gaussian_kl(lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).mean(-1))
+    def right(mq, lq, mp, lp):
+        return 0.5 * (lp - lq + (lq.exp() + (mq - mp) ** 2) / lp.exp() - 1).sum(-1)
+
+    assert check.gaussian_kl(right)
+    wrong = check.gaussian_kl(lambda mq, lq, mp, lp: right(mq, lq, mp, lp) / mq.shape[-1])   # a mean, not a sum
     assert not wrong and "Hint" in wrong.message
+    # the notebook's KL against N(0, I) (and the library's vae.gaussian_kl) is not the answer
+    from genai_lib.models import vae
+    assert not check.gaussian_kl(lambda mq, lq, mp, lp: vae.gaussian_kl(mq, lq))
 
 
 def test_reparameterize_check():
@@ -238,3 +246,29 @@ def test_chapter7_checks():
         return (nll.view(-1, m).mean(1) - h).abs()
     assert check.typicality_score(typical)
     assert not check.typicality_score(lambda nll, h, m: nll.view(-1, m).mean(1) - h)  # one-sided: misses too-likely batches
+
+
+def test_or_reference_keeps_a_right_answer_and_replaces_an_open_exercise(capsys):
+    import math
+    from genai_lib.check import reference
+
+    def mine(loss):
+        return math.exp(loss), loss / math.log(2)
+
+    def open_exercise(loss):
+        raise NotImplementedError("Exercise: replace this line with your code")
+
+    assert check.or_reference(mine, "perplexity") is mine
+    assert capsys.readouterr().out == ""
+    assert check.or_reference(open_exercise, "perplexity") is reference.perplexity
+    assert "not solved yet" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="name must be one of the exercises"):
+        check.or_reference(mine, "no_such_exercise")
+
+
+@pytest.mark.parametrize("name", ["gaussian_parameter_count", "perplexity", "slerp", "alpha_bar"])
+def test_every_reference_answer_passes_its_own_check(name):
+    from genai_lib.check import reference
+
+    self_check, answer = reference.REFERENCES[name]
+    assert self_check(answer).passed
