@@ -47,13 +47,44 @@ def strip_solutions(source: str) -> str:
     return "".join(out)
 
 
+def solution_blocks(source: str) -> list[str]:
+    """The code between each pair of solution markers, whitespace-normalised."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a cell's source text (str), got {type(source).__name__}")
+    blocks = re.findall(rf"{re.escape(BEGIN)}\n(.*?)^\s*{re.escape(END)}", source, re.S | re.M)
+    return [" ".join(b.split()) for b in blocks]
+
+
 def student_notebook(nb: dict) -> dict:
-    cells = []
-    for cell in nb["cells"]:
-        if REMOVED_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+    """The student copy of one notebook. Refuses a cell tagged ``exercise`` that has no marked
+    solution (nothing would be stubbed) and a solution whose code already appears in an earlier
+    code cell (the answer would leak into the student copy)."""
+    cells, earlier_code = [], []
+    for n, cell in enumerate(nb["cells"]):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        odd = [t for t in tags if t not in REMOVED_TAGS | {"exercise"}
+               and re.fullmatch(r"(exercise[\s_-]*checks?|solutions?|exercises?)", t.strip(), re.I)]
+        if odd:
+            raise ValueError(f"cell {n} has the tag {odd[0]!r}, which looks like one of "
+                             f"{sorted(REMOVED_TAGS | {'exercise'})} but is not spelt so; fix the tag so "
+                             f"the cell is handled (a misspelt 'solution' tag would leak its answer)")
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if "exercise" in tags:
+            blocks = solution_blocks(src)
+            if not blocks:
+                raise ValueError(f"cell {n} is tagged 'exercise' but has no {BEGIN!r} ... {END!r} block: "
+                                 f"nothing would be stubbed; mark its solution")
+            for block in blocks:
+                leak = next((k for k, code in earlier_code if block and block in code), None)
+                if leak is not None:
+                    raise ValueError(f"cell {n}: the solution of this exercise already appears in code cell "
+                                     f"{leak}, so the student copy would contain the answer; change the "
+                                     f"exercise or the earlier cell")
+        if cell.get("cell_type") == "code" and not REMOVED_TAGS & tags:
+            earlier_code.append((n, " ".join(src.split())))
+        if REMOVED_TAGS & tags:
             continue
         cell = dict(cell)
-        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         cell["source"] = strip_solutions(src)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import check, curation, metrics, plot, presets, pretrained, runtime, student, tabular, utils
+from genai_lib import check, curation, grade, metrics, plot, presets, pretrained, runtime, student, tabular, utils
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
@@ -393,6 +393,14 @@ ROWS = [
     ("source_text", lambda: utils.source_text(42), TypeError, "functions, methods or classes"),
     ("show_source", lambda: utils.show_source(), ValueError, "at least one function"),
     ("config_text", lambda: utils.config_text(dict(a=1)), TypeError, "cfg must be a config instance"),
+    ("or_reference", lambda: check.or_reference(len, "no_such_exercise"), ValueError, "name must be one of"),
+    ("solution_blocks", lambda: student.solution_blocks(42), TypeError, "source must be"),
+    ("grade_directory", lambda: grade.grade_directory("/no/such/dir", "/tmp/g.csv"), FileNotFoundError,
+     "submissions must be a directory"),
+    ("grade_notebook", lambda: grade.grade_notebook("/no/such.ipynb", "x"), FileNotFoundError, "path must be a"),
+    ("expected_checks", lambda: grade.expected_checks([]), TypeError, "nb must be a notebook"),
+    ("rng_devices", lambda: utils.rng_devices("tpu"), ValueError, "device must be 'cpu', 'cuda'"),
+    ("fork_rng", lambda: utils.fork_rng("gpu").__enter__(), ValueError, "device must be 'cpu', 'cuda'"),
     ("config_text width", lambda: utils.config_text(gt.TrainConfig(), width=5), ValueError, "width must be"),
     ("tile", lambda: plot.tile(torch.rand(0, 1, 28, 28)), ValueError, "non-empty batch"),
     ("image_panels", lambda: plot.image_panels([torch.rand(2, 1, 28, 28)]), ValueError, "non-empty dict"),
@@ -529,7 +537,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular, editing,
+    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",

@@ -45,3 +45,64 @@ def test_student_notebook_removes_solutions_checks_and_outputs(tmp_path):
     assert [c["source"] for c in student["cells"]][2] == "check.thing(f)"
     assert all(c.get("execution_count") is None for c in student["cells"] if c["cell_type"] == "code")
     assert len(student_notebook(book)["cells"]) == 3
+
+
+def test_an_exercise_cell_without_a_marked_solution_is_refused():
+    book = nb([cell("code", "def f():\n    return 42\n", tags=["exercise"])])
+    with pytest.raises(ValueError, match="cell 0 is tagged 'exercise' but has no"):
+        student_notebook(book)
+
+
+def test_a_solution_that_appears_in_an_earlier_cell_is_refused():
+    answer = "    return -0.5 * (1 + lv - mu**2 - lv.exp()).sum(-1)\n"
+    book = nb([cell("code", "def kl(mu, lv):\n" + answer),
+               cell("code", "def gaussian_kl(mu, lv):\n    ### BEGIN SOLUTION\n" + answer + "    ### END SOLUTION\n",
+                    tags=["exercise"])])
+    with pytest.raises(ValueError, match="already appears in code cell 0"):
+        student_notebook(book)
+    book["cells"][0]["source"] = "def kl(mu, lv):\n    return 0.0\n"
+    assert "return -0.5" not in json.dumps(student_notebook(book))
+
+
+def test_every_course_notebook_makes_a_student_copy(tmp_path):
+    from pathlib import Path
+    root = Path(__file__).parents[1] / "notebooks"
+    written = make_student_copies(root, tmp_path)
+    assert len(written) == len(list(root.glob("*.ipynb")))
+    for path in written:
+        assert "### BEGIN SOLUTION" not in path.read_text()
+
+
+@pytest.mark.parametrize("tag", ["Solution", "solutions", "Exercise-Check", "exercise_check", "Exercise"])
+def test_a_misspelt_tag_is_refused(tag):
+    book = nb([cell("markdown", "The answer is 42.", tags=[tag])])
+    with pytest.raises(ValueError, match=f"has the tag '{tag}'"):
+        student_notebook(book)
+
+
+def test_student_copies_run_past_every_open_exercise(tmp_path):
+    """Statically, for every course notebook: in its student copy each stub sits inside a function
+    (defining it cannot raise), and later cells use that function only through its self-check or
+    check.or_reference, so "Run all" is not stopped by an open exercise."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).parents[1] / "notebooks"
+    for path in make_student_copies(root, tmp_path):
+        cells = json.loads(path.read_text())["cells"]
+        for i, c in enumerate(cells):
+            if "exercise" not in c["metadata"].get("tags", []):
+                continue
+            src = "".join(c["source"])
+            stubs = [line for line in src.splitlines() if "raise NotImplementedError" in line]
+            assert stubs and all(line.startswith((" ", "\t")) for line in stubs), (path.name, i)
+            for name in re.findall(r"^def (\w+)", src, re.M):
+                for j, later in enumerate(cells[i + 1:], start=i + 1):
+                    if later["cell_type"] != "code":
+                        continue
+                    for line in "".join(later["source"]).splitlines():
+                        code = re.sub(r'"[^"]*"|\'[^\']*\'', '""', line)   # not inside string literals
+                        uses = re.search(rf"\b{name}\b", code)
+                        allowed = re.search(rf"check\.(\w+)\(\s*{name}\b|check\.or_reference\(\s*{name}\b", line)
+                        assert not uses or allowed or line.lstrip().startswith("#"), (
+                            f"{path.name} cell {j} uses the exercise function {name} directly: {line.strip()}; "
+                            f"take it through check.or_reference so that a student copy runs on")
