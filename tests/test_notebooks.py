@@ -147,3 +147,26 @@ def test_the_width_check_sees_a_long_line(tmp_path):
     path = tmp_path / "long.ipynb"
     path.write_text(json.dumps(nb))
     assert long_code_lines(path) == [f"cell 0, line 2 (90 characters): y = '{'a' * 45}"]
+
+
+def exercise_counts():
+    """{chapter: (exercises, self-checked)} from the notebooks' "**Exercise N.M" headings and
+    their cells tagged `exercise`."""
+    counts = {}
+    for path in NOTEBOOKS:
+        cells = load(path)["cells"]
+        n_ex = sum(len(re.findall(r"\*\*Exercise \d+[a-e]?\.\d+", source(c))) for c in cells
+                   if c["cell_type"] == "markdown")
+        n_checked = sum("exercise" in c["metadata"].get("tags", []) for c in cells)
+        chapter = int(path.name[:2])
+        ex, checked = counts.get(chapter, (0, 0))
+        counts[chapter] = (ex + n_ex, checked + n_checked)
+    return counts
+
+
+def test_every_chapter_has_four_exercises_two_self_checked_and_the_instructor_table_agrees():
+    counts = exercise_counts()
+    assert all(ex >= 4 and checked >= 2 for ex, checked in counts.values()), counts
+    guide = (ROOT / "book" / "instructors.md").read_text()
+    table = {int(c): (int(e), int(k)) for c, e, k in re.findall(r"^\| (\d+) \| (\d+) \| (\d+) \|$", guide, re.M)}
+    assert table == counts, f"book/instructors.md's table {table} differs from the notebooks {counts}"
