@@ -48,6 +48,9 @@ def test_notebook_conventions(path):
         assert "### BEGIN SOLUTION" in source(c)
         assert "### BEGIN SOLUTION" not in strip_solutions(source(c))
     assert not any("PLACEHOLDER" in source(c) for c in nb["cells"]), "a placeholder was left in the notebook"
+    # written answers sit in an admonition the public edition removes (book/_ext/course_solutions.py)
+    answers = [c for c in nb["cells"] if "solution" in c["metadata"].get("tags", [])]
+    assert all(":class: course-solution" in source(c) for c in answers), "wrap written answers"
     checks = [c for c in code if "exercise-check" in c["metadata"].get("tags", [])]
     assert len(checks) == len(exercises) and all(".passed" in source(c) for c in checks)
 

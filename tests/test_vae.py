@@ -126,7 +126,7 @@ def test_vqvae_trains_and_decodes():
     assert model(x).item() < first
     codes = model.encode(x[:5])
     assert codes.shape == (5, 7, 7) and model.decode_indices(codes).shape == (5, 1, 28, 28)
-    with pytest.raises(ValueError, match="code indices in \[0, 8\)"):
+    with pytest.raises(ValueError, match=r"code indices in \[0, 8\)"):
         model.decode_indices(torch.full((1, 7, 7), 8))
 
 
