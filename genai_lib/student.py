@@ -47,6 +47,18 @@ def strip_solutions(source: str) -> str:
     return "".join(out)
 
 
+EXERCISE = re.compile(r"^::::\{exercise\} (?P<title>[^\n]+)\n(?::[\w-]+:[^\n]*\n)*\n?(?P<body>.*?)\n::::$",
+                      re.M | re.S)
+
+
+def plain_exercises(markdown: str) -> str:
+    """The book's exercise directives as plain Markdown, '**Exercise 2.1: title.** text', which
+    Jupyter and Colab render (they show a directive as its raw text)."""
+    if not isinstance(markdown, str):
+        raise TypeError(f"markdown must be a cell's text (str), got {type(markdown).__name__}")
+    return EXERCISE.sub(lambda m: f"**Exercise {m['title'].rstrip('.')}.** {m['body'].strip()}", markdown)
+
+
 def solution_blocks(source: str) -> list[str]:
     """The code between each pair of solution markers, whitespace-normalised."""
     if not isinstance(source, str):
@@ -86,6 +98,8 @@ def student_notebook(nb: dict) -> dict:
             continue
         cell = dict(cell)
         cell["source"] = strip_solutions(src)
+        if cell["cell_type"] == "markdown":
+            cell["source"] = plain_exercises(cell["source"])
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)

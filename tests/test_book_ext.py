@@ -61,3 +61,13 @@ def test_the_public_edition_offers_no_download_of_the_solved_notebooks():
     config.course_edition = "instructor"
     course_solutions._on_config_inited(None, config)
     assert config.html_copy_source is True and "use_download_button" not in config.html_theme_options
+
+
+def test_exercise_titles_keep_the_course_numbers():
+    title = nodes.title()
+    title += [nodes.Text("Exercise"), nodes.Text(" ("), nodes.Text("2.1: the KL (two Gaussians)"), nodes.Text(")")]
+    course_solutions.retitle(title)
+    assert title.astext() == "Exercise 2.1: the KL (two Gaussians)"
+    other = nodes.title(text="Exercise 3")
+    course_solutions.retitle(other)
+    assert other.astext() == "Exercise 3"

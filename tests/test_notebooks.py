@@ -152,14 +152,17 @@ def test_the_width_check_sees_a_long_line(tmp_path):
     assert long_code_lines(path) == [f"cell 0, line 2 (90 characters): y = '{'a' * 45}"]
 
 
+# an exercise is a sphinx-exercise directive carrying the course's number (book/_ext/course_solutions.py)
+EXERCISE = re.compile(r"^::::\{exercise\} (\d+[a-e]?\.\d+): (.+)\n:label: (ex-[\w-]+)\n:nonumber:$", re.M)
+
+
 def exercise_counts():
-    """{chapter: (exercises, self-checked)} from the notebooks' "**Exercise N.M" headings and
-    their cells tagged `exercise`."""
+    """{chapter: (exercises, self-checked)} from the notebooks' exercise directives and their
+    cells tagged `exercise`."""
     counts = {}
     for path in NOTEBOOKS:
         cells = load(path)["cells"]
-        n_ex = sum(len(re.findall(r"\*\*Exercise \d+[a-e]?\.\d+", source(c))) for c in cells
-                   if c["cell_type"] == "markdown")
+        n_ex = sum(len(EXERCISE.findall(source(c))) for c in cells if c["cell_type"] == "markdown")
         n_checked = sum("exercise" in c["metadata"].get("tags", []) for c in cells)
         chapter = int(path.name[:2])
         ex, checked = counts.get(chapter, (0, 0))
@@ -173,3 +176,28 @@ def test_every_chapter_has_four_exercises_two_self_checked_and_the_instructor_ta
     guide = (ROOT / "book" / "instructors.md").read_text()
     table = {int(c): (int(e), int(k)) for c, e, k in re.findall(r"^\| (\d+) \| (\d+) \| (\d+) \|$", guide, re.M)}
     assert table == counts, f"book/instructors.md's table {table} differs from the notebooks {counts}"
+
+
+def test_exercises_are_directives_with_the_course_number_as_label_and_none_is_left_in_bold():
+    labels = []
+    for path in NOTEBOOKS:
+        for c in load(path)["cells"]:
+            if c["cell_type"] != "markdown":
+                continue
+            text = source(c)
+            assert not re.search(r"\*\*Exercise \d", text), f"{path.name}: an exercise not written as a directive"
+            for number, _, label in EXERCISE.findall(text):
+                assert label == "ex-" + number.replace(".", "-"), (path.name, number, label)
+                labels.append(label)
+    assert len(labels) == len(set(labels)) >= 4 * 7, "labels are unique across the book"
+
+
+def test_the_exercises_page_lists_every_exercise():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exercises_page", ROOT / "scripts" / "exercises_page.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "book" / "exercises.md").read_text() == module.page(), (
+        "book/exercises.md is out of date: run `python scripts/exercises_page.py`")
+    checked = sum(e[3] for p in NOTEBOOKS for e in module.exercises(p))
+    assert checked == sum(k for _, k in exercise_counts().values())

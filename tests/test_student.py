@@ -106,3 +106,13 @@ def test_student_copies_run_past_every_open_exercise(tmp_path):
                         assert not uses or allowed or line.lstrip().startswith("#"), (
                             f"{path.name} cell {j} uses the exercise function {name} directly: {line.strip()}; "
                             f"take it through check.or_reference so that a student copy runs on")
+
+
+def test_exercise_directives_become_plain_markdown_in_student_copies():
+    from genai_lib.student import plain_exercises
+    md = ("## Exercises\n\n::::{exercise} 2.1: the KL\n:label: ex-2-1\n:nonumber:\n\nDerive it.\nThen code it.\n::::\n\n"
+          "::::{exercise} 2.2: the sample\n:label: ex-2-2\n:nonumber:\n\nReturn z.\n::::")
+    assert plain_exercises(md) == ("## Exercises\n\n**Exercise 2.1: the KL.** Derive it.\nThen code it.\n\n"
+                                   "**Exercise 2.2: the sample.** Return z.")
+    book = nb([cell("markdown", md)])
+    assert "{exercise}" not in json.dumps(student_notebook(book))

@@ -1,4 +1,10 @@
-"""Solutions hidden on the public site, shown in the instructor edition (issue 19).
+"""Exercises and solutions in the book: solutions hidden on the public site, shown in the
+instructor edition, and exercise titles that keep the course's numbers (issue 19).
+
+Exercises are sphinx-exercise directives (``::::{exercise} 2.1: title`` with ``:nonumber:``, so
+that the course's numbers, which run on across a chapter's two notebooks, stay); sphinx-exercise
+would title them "Exercise (2.1: title)", and :class:`ExerciseTitles` makes that "Exercise 2.1:
+title".
 
 The notebooks hold the solutions: exercise code cells (tagged ``exercise``) with the solution
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, and written answers in markdown cells
@@ -20,6 +26,7 @@ from __future__ import annotations
 import os
 
 from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from genai_lib.student import strip_solutions
 
@@ -53,6 +60,25 @@ def hide_solutions(doctree: nodes.Node) -> tuple[int, int]:
     return stubbed, removed
 
 
+class ExerciseTitles(SphinxPostTransform):
+    """Runs after sphinx-exercise has resolved its titles (its priorities are 20 to 22)."""
+    default_priority = 30
+
+    def run(self, **kwargs) -> None:
+        for node in self.document.findall(nodes.Element):
+            if "exercise" in node.get("classes", []) and node.children:
+                retitle(node.children[0])
+
+
+def retitle(title: nodes.Node) -> None:
+    """sphinx-exercise's title children "Exercise", " (", <subtitle>..., ")" become
+    "Exercise", " ", <subtitle>...: 'Exercise 2.1: the KL' instead of 'Exercise (2.1: the KL)'."""
+    kids = title.children if isinstance(title, nodes.title) else []
+    if len(kids) >= 3 and kids[0].astext() == "Exercise" and kids[1].astext() == " (" and kids[-1].astext() == ")":
+        title.pop(-1)
+        title.replace(title.children[1], nodes.Text(" "))
+
+
 def _on_doctree_read(app, doctree) -> None:
     if app.config.course_edition == "public":
         hide_solutions(doctree)
@@ -68,4 +94,5 @@ def setup(app):
     app.add_config_value("course_edition", edition(), "env")
     app.connect("config-inited", _on_config_inited)
     app.connect("doctree-read", _on_doctree_read)
+    app.add_post_transform(ExerciseTitles)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
