@@ -1,36 +1,45 @@
 """Grade student notebooks by their self-checks: ``python -m genai_lib.grade SUBMISSIONS/ --out grades.csv``.
 
-Every ``*.ipynb`` under ``SUBMISSIONS/`` (e.g. ``alice/03a_gpt.ipynb``) is executed from a
-temporary copy (the submission itself is never modified), cell by cell, with a time limit per
-notebook and outgoing network connections refused. Each self-check a cell shows (``check.<name>(...)``
-prints ✅ or ❌ with a message) is recorded as
+Every ``*.ipynb`` under ``SUBMISSIONS/`` (e.g. ``alice/03a_gpt.ipynb``) is executed in memory from
+its file (the submission is never written), with its old outputs cleared, a time limit per
+notebook and Python socket connections to other machines refused. Each self-check that runs
+(``check.<name>(...)``) reports to a log only the grader reads, whatever the notebook displays,
+and is recorded as
 
 * ``passed``, ``failed``, ``not attempted`` (the exercise still raises NotImplementedError), or
-* ``not run``: the check's cell was never reached or raised (a crash earlier, or the time limit).
+* ``not run``: the check never ran (its cell raised, the time limit struck, or the cell is gone).
 
-The gradebook is one CSV row per submission with one column per check, the number passed and
-any error; beside it, one feedback file per submission (``<out stem>_feedback/<name>.md``) with
-each check's message. It runs wherever Jupyter runs, Colab included (``!python -m genai_lib.grade ...``).
+The checks expected of each notebook come from the assignment (``--assignment student/``, the
+student copies handed out) or else from all submissions of the same notebook together, so deleting
+a check cell cannot shrink a row. The gradebook is one CSV row per submission with one column per
+check, the number passed and the first error; beside it, one feedback file per submission
+(``<out stem>_feedback/<name>.md``). It runs wherever Jupyter runs, Colab included.
+
+Self-checks are formative: a student who reads the library can make them pass (the reference
+answers ship with it). Use the gradebook for feedback and participation, not for high stakes.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
+import os
 import re
-import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .check.core import GRADE_LOG_ENV
 from .validate import fail
 
-RESULT = re.compile(r"^(✅|❌) (\w+): (.*)$")
 CHECK_CALL = re.compile(r"\bcheck\.(\w+)\(")
 NOT_ATTEMPTED = "not implemented yet"
-# Run in the kernel before the submission: refuse outgoing connections except to this machine
-# (the kernel's own channels are already open). A guard against accidents, not a sandbox.
+# Run in the kernel before the submission: refuse Python socket connections except to this machine
+# (the kernel's own channels are already open). A guard against accidents, not a sandbox: shell
+# commands (`!pip ...`) and code outside Python's socket module are not stopped.
 NO_NETWORK = """
 import socket as _s
 _connect = _s.socket.connect
@@ -39,8 +48,14 @@ def _local_only(self, address, _connect=_connect):
     if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
         raise OSError(f"grading runs without network: connection to {host} refused")
     return _connect(self, address)
+def _local_only_ex(self, address, _connect_ex=_s.socket.connect_ex):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
+        raise OSError(f"grading runs without network: connection to {host} refused")
+    return _connect_ex(self, address)
 _s.socket.connect = _local_only
-del _s, _local_only
+_s.socket.connect_ex = _local_only_ex
+del _s, _local_only, _local_only_ex
 """
 
 
@@ -62,84 +77,102 @@ def expected_checks(nb: dict) -> list[str]:
         fail("nb", "a notebook (a dict with a list of 'cells')", type(nb).__name__, error=TypeError)
     names = []
     for cell in nb["cells"]:
-        if cell["cell_type"] == "code" and "remove-cell" not in cell.get("metadata", {}).get("tags", []):
-            for name in CHECK_CALL.findall("".join(cell["source"])):
+        if cell.get("cell_type") == "code" and "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+            code = "\n".join(line.split("#")[0] for line in "".join(cell.get("source", "")).splitlines())
+            for name in CHECK_CALL.findall(code):
                 if name not in names and name != "or_reference":
                     names.append(name)
     return names
 
 
-def _results_in(outputs: list) -> dict[str, tuple[str, str]]:
+def _read_log(path: Path) -> dict[str, tuple[str, str]]:
+    """The last result of each check in the grader's log."""
     found = {}
-    for out in outputs:
-        texts = [out.get("text", "")] if out.get("output_type") == "stream" else \
-            [out.get("data", {}).get("text/plain", "")]
-        for text in texts:
-            text = "".join(text) if isinstance(text, list) else text
-            for line in text.splitlines():
-                m = RESULT.match(line.strip())
-                if m:
-                    ok, name, message = m.groups()
-                    status = "passed" if ok == "✅" else "not attempted" if NOT_ATTEMPTED in message else "failed"
-                    found[name] = (status, message)
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            status = "passed" if r["passed"] else "not attempted" if NOT_ATTEMPTED in r["message"] else "failed"
+            found[r["name"]] = (status, r["message"])
     return found
 
 
-def grade_notebook(path: Path, name: str, timeout: float = 600.0, kernel: str = "python3") -> Grade:
-    """Execute a copy of one submitted notebook and collect its self-check results."""
+def _check_timeout(timeout) -> float:
+    import numbers
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout < math.inf:
+        fail("timeout", "a positive, finite number of seconds", repr(timeout))
+    return float(timeout)
+
+
+def grade_notebook(path: str | Path, name: str, timeout: float = 600.0, kernel: str = "python3",
+                   expected: list[str] | None = None) -> Grade:
+    """Execute one submitted notebook (from memory; the file is only read) and collect the
+    results of its self-checks; ``expected`` names the checks the assignment asks for."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    path = Path(path)
+    path, timeout = Path(path), _check_timeout(timeout)
     if not path.is_file():
         fail("path", "a submitted notebook file", str(path), error=FileNotFoundError)
     grade = Grade(name)
     try:
         nb = nbformat.read(path, as_version=4)
+        names = expected if expected is not None else expected_checks(nb)
     except Exception as e:   # not JSON, not a notebook
         grade.error = f"could not read the notebook ({type(e).__name__}: {e})"
-        return grade
-    names = expected_checks(nb)
+        nb, names = None, expected or []
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        work = Path(tmp) / path.name
-        shutil.copyfile(path, work)      # the submission is read once and never written
-        # the network guard runs first, in a cell of the in-memory copy
-        nb.cells.insert(0, nbformat.v4.new_code_cell(NO_NETWORK))
-        client = NotebookClient(nb, timeout=max(1, int(timeout)), kernel_name=kernel, allow_errors=True,
-                                resources={"metadata": {"path": tmp}})
-        try:
-            with client.setup_kernel():
-                for i, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code":
-                        continue
-                    left = timeout - (time.perf_counter() - start)
-                    if left <= 0:
-                        grade.error = f"time limit of {timeout:.0f} s reached before cell {i - 1}"
-                        break
-                    client.timeout = max(1, int(left))
-                    client.execute_cell(cell, i)
-                    grade.checks.update(_results_in(cell.get("outputs", [])))
-                    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-                    if errors and not grade.error:
-                        grade.error = f"cell {i - 1} raised {errors[0]['ename']}: {errors[0]['evalue'][:200]}"
-        except (CellTimeoutError, TimeoutError):
-            grade.error = f"time limit of {timeout:.0f} s reached"
-        except (CellExecutionError, DeadKernelError, RuntimeError) as e:
-            grade.error = f"execution stopped: {type(e).__name__}: {str(e)[:200]}"
+    if nb is not None:
+        with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+            log = Path(tmp) / "results.jsonl"
+            for cell in nb.cells:          # results left in the file count for nothing
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            nb.cells.insert(0, nbformat.v4.new_code_cell(NO_NETWORK))   # the network guard runs first
+            client = NotebookClient(nb, timeout=max(1, int(timeout)), kernel_name=kernel, allow_errors=True,
+                                    resources={"metadata": {"path": tmp}})
+            old = os.environ.get(GRADE_LOG_ENV)
+            os.environ[GRADE_LOG_ENV] = str(log)   # the kernel inherits it when it starts
+            try:
+                with client.setup_kernel():
+                    for i, cell in enumerate(nb.cells):
+                        if cell.cell_type != "code":
+                            continue
+                        left = timeout - (time.perf_counter() - start)
+                        if left <= 0:
+                            grade.error = grade.error or f"time limit of {timeout:.0f} s reached before cell {i - 1}"
+                            break
+                        client.timeout = max(1, int(left))
+                        client.execute_cell(cell, i)
+                        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                        if errors and not grade.error:
+                            grade.error = f"cell {i - 1} raised {errors[0]['ename']}: {errors[0]['evalue'][:200]}"
+            except Exception as e:   # time limit, dead kernel, ...: grade what ran, say why it stopped
+                why = (f"time limit of {timeout:.0f} s reached" if "Timeout" in type(e).__name__
+                       else f"execution stopped: {type(e).__name__}: {str(e)[:200]}")
+                grade.error = grade.error or why
+            finally:
+                if old is None:
+                    os.environ.pop(GRADE_LOG_ENV, None)
+                else:
+                    os.environ[GRADE_LOG_ENV] = old
+            results = _read_log(log)
+            grade.checks = {n: results[n] for n in names if n in results}
     grade.seconds = time.perf_counter() - start
     for missing in names:
-        grade.checks.setdefault(missing, ("not run", "its cell did not run to the end (see the error)"))
+        grade.checks.setdefault(missing, ("not run", "this check did not run: its cell raised, the time "
+                                          "limit struck first, or the cell is missing"))
+    grade.checks = {n: grade.checks[n] for n in names}
     return grade
 
 
 def grade_directory(submissions: str | Path, out: str | Path, timeout: float = 600.0,
-                    kernel: str = "python3") -> list[Grade]:
+                    kernel: str = "python3", assignment: str | Path | None = None) -> list[Grade]:
     """Grade every ``*.ipynb`` under ``submissions``; write the gradebook CSV ``out`` and a
-    feedback file per submission in ``<out stem>_feedback/``. Refuses to write inside
-    ``submissions`` or over an existing gradebook."""
+    feedback file per submission in ``<out stem>_feedback/``. The checks expected of a notebook
+    come from the notebook of the same name in ``assignment`` (the student copies), else from all
+    submissions of that name. Refuses to write inside ``submissions`` or over earlier results."""
     submissions, out = Path(submissions), Path(out)
+    timeout = _check_timeout(timeout)
     if not submissions.is_dir():
         fail("submissions", "a directory of submitted notebooks", str(submissions), error=FileNotFoundError)
     paths = sorted(p for p in submissions.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -153,9 +186,13 @@ def grade_directory(submissions: str | Path, out: str | Path, timeout: float = 6
     if out.exists():
         fail("out", "a gradebook file that does not exist yet (an old one is never overwritten)", str(out),
              "Choose another name or move the old gradebook away.", FileExistsError)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        fail("timeout", "a positive number of seconds", repr(timeout))
-    grades = [grade_notebook(p, str(p.relative_to(submissions).with_suffix("")), timeout, kernel) for p in paths]
+    if feedback.exists() and any(feedback.iterdir()):
+        fail("out", f"a name whose feedback folder {feedback} is empty or absent (old feedback is never "
+             "overwritten)", str(out), "Choose another name or move the old folder away.", FileExistsError)
+    _check_kernel(kernel)
+    expected = _expected_by_name(paths, assignment)
+    grades = [grade_notebook(p, p.relative_to(submissions).with_suffix("").as_posix(), timeout, kernel,
+                             expected[p.name]) for p in paths]
     names = []
     for g in grades:
         names += [n for n in g.checks if n not in names]
@@ -172,9 +209,48 @@ def grade_directory(submissions: str | Path, out: str | Path, timeout: float = 6
         lines += [f"* **{n}**: {status}. {message}" for n, (status, message) in g.checks.items()]
         if g.error:
             lines += ["", f"The notebook did not run cleanly: {g.error}"]
-        target = feedback / (g.submission.replace("/", "__") + ".md")
-        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (feedback / (g.submission.replace("/", "__") + ".md")).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return grades
+
+
+def _check_kernel(kernel: str) -> None:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+        import nbclient  # noqa: F401  (needed to run the notebooks)
+    except ImportError as e:
+        fail("kernel", "a Jupyter installation (nbclient, ipykernel)", f"an import error: {e}",
+             "Run `pip install nbclient ipykernel`.", ImportError)
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        fail("kernel", f"an installed Jupyter kernel ({', '.join(sorted(KernelSpecManager().find_kernel_specs()))})",
+             repr(kernel))
+
+
+def _expected_by_name(paths: list[Path], assignment) -> dict[str, list[str]]:
+    """{notebook file name: the checks expected of it}."""
+    import nbformat
+    expected: dict[str, list[str]] = {}
+    if assignment is not None:
+        assignment = Path(assignment)
+        if not assignment.is_dir():
+            fail("assignment", "the directory of the notebooks handed out (the student copies)", str(assignment),
+                 error=FileNotFoundError)
+        for p in paths:
+            handed_out = assignment / p.name
+            if not handed_out.is_file():
+                fail("assignment", f"a directory holding {p.name}, which was submitted", str(assignment),
+                     error=FileNotFoundError)
+            expected[p.name] = expected_checks(nbformat.read(handed_out, as_version=4))
+        return expected
+    for p in paths:   # no assignment: every check any submission of this notebook calls
+        try:
+            names = expected_checks(nbformat.read(p, as_version=4))
+        except Exception:   # unreadable: reported when it is graded
+            names = []
+        expected.setdefault(p.name, [])
+        expected[p.name] += [n for n in names if n not in expected[p.name]]
+    return expected
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,10 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="gradebook CSV to write (must not exist)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel to run the notebooks with")
+    ap.add_argument("--assignment", type=Path, help="the student copies handed out: the checks each notebook "
+                                                    "is graded on (default: all checks any submission calls)")
     args = ap.parse_args(argv)
     try:
-        grades = grade_directory(args.submissions, args.out, args.timeout, args.kernel)
-    except (OSError, ValueError, TypeError) as e:
+        grades = grade_directory(args.submissions, args.out, args.timeout, args.kernel, args.assignment)
+    except (OSError, ValueError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     for g in grades:

@@ -71,9 +71,18 @@ def student_notebook(nb: dict) -> dict:
     """The student copy of one notebook. Refuses a cell tagged ``exercise`` that has no marked
     solution (nothing would be stubbed) and a solution whose code already appears in an earlier
     code cell (the answer would leak into the student copy)."""
-    cells, earlier_code = [], []
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook (a dict with a list of 'cells'), got {type(nb).__name__}")
+    cells = []
+    code_texts = [(k, " ".join("".join(c.get("source", "")).split())) for k, c in enumerate(nb["cells"])
+                  if c.get("cell_type") == "code" and "exercise" not in c.get("metadata", {}).get("tags", [])]
     for n, cell in enumerate(nb["cells"]):
-        tags = set(cell.get("metadata", {}).get("tags", []))
+        raw_tags = cell.get("metadata", {}).get("tags", [])
+        if not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags):
+            raise ValueError(f"cell {n}: tags must be a list of strings, got {raw_tags!r}; fix the cell's metadata")
+        tags = set(raw_tags)
+        if "cell_type" not in cell or "source" not in cell:
+            raise ValueError(f"cell {n} has no 'cell_type' or 'source': open and save the notebook in Jupyter")
         odd = [t for t in tags if t not in REMOVED_TAGS | {"exercise"}
                and re.fullmatch(r"(exercise[\s_-]*checks?|solutions?|exercises?)", t.strip(), re.I)]
         if odd:
@@ -87,13 +96,17 @@ def student_notebook(nb: dict) -> dict:
                 raise ValueError(f"cell {n} is tagged 'exercise' but has no {BEGIN!r} ... {END!r} block: "
                                  f"nothing would be stubbed; mark its solution")
             for block in blocks:
-                leak = next((k for k, code in earlier_code if block and block in code), None)
+                leak = next((k for k, code in code_texts if block and block in code), None)
                 if leak is not None:
                     raise ValueError(f"cell {n}: the solution of this exercise already appears in code cell "
                                      f"{leak}, so the student copy would contain the answer; change the "
-                                     f"exercise or the earlier cell")
-        if cell.get("cell_type") == "code" and not REMOVED_TAGS & tags:
-            earlier_code.append((n, " ".join(src.split())))
+                                     f"exercise or that cell")
+        elif cell.get("cell_type") == "code" and strip_solutions(src) != src:
+            raise ValueError(f"cell {n} has solution markers but is not tagged 'exercise': the public site "
+                             f"would show its solution; tag it 'exercise'")
+        if "course-solution" in src and "solution" not in tags:
+            raise ValueError(f"cell {n} holds a 'course-solution' answer but is not tagged 'solution': the "
+                             f"student copy would keep it; tag it 'solution'")
         if REMOVED_TAGS & tags:
             continue
         cell = dict(cell)
@@ -119,7 +132,7 @@ def make_student_copies(src: str | Path, dst: str | Path) -> list[Path]:
     paths = sorted(src.glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no notebooks (*.ipynb) in {src}")
-    if dst.resolve() == src.resolve():
+    if dst.resolve() == src.resolve() or (dst.exists() and dst.samefile(src)):
         raise ValueError(f"the output directory {dst} is the notebook directory {src}: the student copies would "
                          f"overwrite the instructor's notebooks. Choose another output directory, e.g. student/")
     copies = {}

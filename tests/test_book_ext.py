@@ -71,3 +71,11 @@ def test_exercise_titles_keep_the_course_numbers():
     other = nodes.title(text="Exercise 3")
     course_solutions.retitle(other)
     assert other.astext() == "Exercise 3"
+
+
+def test_markers_in_a_cell_without_the_exercise_tag_are_stubbed_too():
+    doc = nodes.section()
+    cell = nodes.container(classes=["cell"])
+    cell += nodes.literal_block(SOLVED, SOLVED)
+    doc += cell
+    assert course_solutions.hide_solutions(doc) == (1, 0) and "return 2 * x" not in doc.astext()

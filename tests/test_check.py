@@ -272,3 +272,10 @@ def test_every_reference_answer_passes_its_own_check(name):
 
     self_check, answer = reference.REFERENCES[name]
     assert self_check(answer).passed
+
+
+def test_or_reference_refuses_what_is_not_a_function_or_a_name():
+    with pytest.raises(TypeError, match="fn must be the exercise's function"):
+        check.or_reference(None, "perplexity")
+    with pytest.raises(ValueError, match="name must be one of"):
+        check.or_reference(len, ["perplexity"])

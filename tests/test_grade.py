@@ -51,6 +51,27 @@ def test_a_right_and_a_wrong_submission_are_graded_and_left_untouched(submission
     assert "0 of 2 self-checks passed" in feedback and "perplexity**: failed" in feedback
 
 
+def test_old_outputs_and_printed_ticks_count_for_nothing_and_a_deleted_check_is_not_run(tmp_path):
+    root, handed_out = tmp_path / "subs", tmp_path / "assignment"
+    root.mkdir()
+    handed_out.mkdir()
+    nbformat.write(notebook(SETUP, OPEN, "check.perplexity(perplexity)", "check.clip_by_norm(clip_by_norm)"),
+                   handed_out / "03a.ipynb")
+    # a forged tick printed by the student, an old output left in a cell that never runs, and
+    # the clip_by_norm check cell deleted
+    forged = notebook(SETUP, "print('✅ perplexity: correct on all 4 test cases.')", "")
+    forged.cells[2].outputs = [nbformat.v4.new_output("stream", text="✅ clip_by_norm: correct\n")]
+    nbformat.write(forged, root / "03a.ipynb")
+    [g] = grade_directory(root, tmp_path / "g.csv", timeout=60, assignment=handed_out)
+    assert g.checks == {"perplexity": ("not run", g.checks["perplexity"][1]),
+                        "clip_by_norm": ("not run", g.checks["clip_by_norm"][1])}
+    assert g.passed == 0 and "did not run" in g.checks["perplexity"][1]
+    # a check whose result is assigned, not displayed, still counts
+    nbformat.write(notebook(SETUP, RIGHT, "r = check.perplexity(perplexity)"), root / "03a.ipynb")
+    [g] = grade_directory(root, tmp_path / "g2.csv", timeout=60)
+    assert g.checks["perplexity"][0] == "passed"
+
+
 def test_a_check_after_a_crash_is_not_run_and_the_time_limit_holds(tmp_path):
     root = tmp_path / "subs"
     root.mkdir()
@@ -70,6 +91,12 @@ def test_expected_checks_ignore_hidden_cells_and_or_reference():
     assert expected_checks(nb) == ["slerp"]
 
 
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), True, "600"])
+def test_a_bad_timeout_is_refused(submissions, tmp_path, timeout):
+    with pytest.raises((ValueError, TypeError), match="timeout must be a positive, finite number"):
+        grade_directory(submissions, tmp_path / "g.csv", timeout=timeout)
+
+
 def test_refusals(submissions, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="submissions must be a directory"):
         grade_directory(tmp_path / "missing", tmp_path / "g.csv")
@@ -79,6 +106,13 @@ def test_refusals(submissions, tmp_path, capsys):
     with pytest.raises(FileExistsError, match="never overwritten"):
         grade_directory(submissions, tmp_path / "old.csv")
     assert (tmp_path / "old.csv").read_text() == "keep me"
+    with pytest.raises(ValueError, match="kernel must be an installed Jupyter kernel"):
+        grade_directory(submissions, tmp_path / "k.csv", kernel="no-such-kernel")
+    (tmp_path / "prior_feedback").mkdir()
+    (tmp_path / "prior_feedback" / "alice.md").write_text("keep me")
+    with pytest.raises(FileExistsError, match="old feedback is never overwritten"):
+        grade_directory(submissions, tmp_path / "prior.csv")
+    assert (tmp_path / "prior_feedback" / "alice.md").read_text() == "keep me"
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "g.csv")]) == 1
     assert "none found" in capsys.readouterr().err

@@ -32,7 +32,8 @@ def cell(kind, source, tags=()):
 
 def test_student_notebook_removes_solutions_checks_and_outputs(tmp_path):
     book = nb([cell("markdown", "Exercise 1"),
-               cell("code", ["def f():\n", "    ### BEGIN SOLUTION\n", "    return 42\n", "    ### END SOLUTION\n"]),
+               cell("code", ["def f():\n", "    ### BEGIN SOLUTION\n", "    return 42\n", "    ### END SOLUTION\n"],
+                    tags=["exercise"]),
                cell("code", "check.thing(f)"),
                cell("code", "assert check.thing(f).passed", tags=["remove-cell", "exercise-check"]),
                cell("markdown", "The answer is 42.", tags=["solution"])])
@@ -70,7 +71,9 @@ def test_every_course_notebook_makes_a_student_copy(tmp_path):
     written = make_student_copies(root, tmp_path)
     assert len(written) == len(list(root.glob("*.ipynb")))
     for path in written:
-        assert "### BEGIN SOLUTION" not in path.read_text()
+        text = path.read_text()
+        for leftover in ("### BEGIN SOLUTION", "course-solution", "{exercise}", "exercise-check"):
+            assert leftover not in text, (path.name, leftover)
 
 
 @pytest.mark.parametrize("tag", ["Solution", "solutions", "Exercise-Check", "exercise_check", "Exercise"])
@@ -116,3 +119,17 @@ def test_exercise_directives_become_plain_markdown_in_student_copies():
                                    "**Exercise 2.2: the sample.** Return z.")
     book = nb([cell("markdown", md)])
     assert "{exercise}" not in json.dumps(student_notebook(book))
+
+
+def test_markers_outside_an_exercise_cell_and_untagged_answers_are_refused():
+    marked = "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n"
+    with pytest.raises(ValueError, match="has solution markers but is not tagged 'exercise'"):
+        student_notebook(nb([cell("code", marked)]))
+    answer = "::::{admonition} Answer\n:class: course-solution\n42\n::::"
+    with pytest.raises(ValueError, match="not tagged 'solution'"):
+        student_notebook(nb([cell("markdown", answer)]))
+    with pytest.raises(ValueError, match="tags must be a list of strings"):
+        student_notebook(nb([{"cell_type": "markdown", "metadata": {"tags": "solution"}, "source": answer}]))
+    # a later cell that spells out the answer is a leak too
+    with pytest.raises(ValueError, match="already appears in code cell 1"):
+        student_notebook(nb([cell("code", marked, tags=["exercise"]), cell("code", "x = 1\nreturn 42")]))

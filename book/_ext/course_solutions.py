@@ -45,7 +45,9 @@ def hide_solutions(doctree: nodes.Node) -> tuple[int, int]:
     (cells stubbed, answers removed)."""
     stubbed = removed = 0
     for cell in list(doctree.findall(nodes.container)):
-        if "tag_exercise" not in cell.get("classes", []):
+        # exercise cells, and any other code cell that holds markers (the student tool refuses
+        # those, but the site must not depend on it)
+        if "cell" not in cell.get("classes", []):
             continue
         for block in cell.findall(nodes.literal_block):
             stub = strip_solutions(block.astext())

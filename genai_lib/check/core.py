@@ -7,10 +7,15 @@ cell, so CI fails if a solution (or a check) is wrong.
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+
+
+GRADE_LOG_ENV = "GENAI_GRADE_LOG"   # set by genai_lib.grade for the notebook it runs
 
 
 @dataclass
@@ -18,6 +23,14 @@ class CheckResult:
     name: str
     passed: bool
     message: str
+
+    def __post_init__(self) -> None:
+        # Under `python -m genai_lib.grade` every result is also appended to the grader's log, so
+        # the gradebook never depends on what a notebook happens to display.
+        log = os.environ.get(GRADE_LOG_ENV)
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"name": self.name, "passed": bool(self.passed), "message": self.message}) + "\n")
 
     def __bool__(self) -> bool:
         return self.passed

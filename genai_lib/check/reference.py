@@ -49,7 +49,9 @@ REFERENCES: dict[str, tuple[Callable, Callable]] = {   # name: (self-check, refe
 def or_reference(fn: Callable, name: str) -> Callable:
     """``fn`` if its self-check passes; otherwise the library's reference answer, with a printed
     note, so that the cells after an unsolved exercise still run."""
-    if name not in REFERENCES:
+    if not callable(fn):
+        fail("fn", "the exercise's function (a callable)", repr(fn)[:60], error=TypeError)
+    if not isinstance(name, str) or name not in REFERENCES:
         fail("name", f"one of the exercises with a reference answer {sorted(REFERENCES)}", repr(name))
     check, reference = REFERENCES[name]
     if check(fn).passed:
