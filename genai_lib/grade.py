@@ -42,20 +42,16 @@ NOT_ATTEMPTED = "not implemented yet"
 # commands (`!pip ...`) and code outside Python's socket module are not stopped.
 NO_NETWORK = """
 import socket as _s
-_connect = _s.socket.connect
-def _local_only(self, address, _connect=_connect):
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
-        raise OSError(f"grading runs without network: connection to {host} refused")
-    return _connect(self, address)
-def _local_only_ex(self, address, _connect_ex=_s.socket.connect_ex):
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
-        raise OSError(f"grading runs without network: connection to {host} refused")
-    return _connect_ex(self, address)
-_s.socket.connect = _local_only
-_s.socket.connect_ex = _local_only_ex
-del _s, _local_only, _local_only_ex
+def _local_only(method):
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
+            raise OSError(f"grading runs without network: connection to {host} refused")
+        return method(self, address)
+    return guarded
+_s.socket.connect = _local_only(_s.socket.connect)
+_s.socket.connect_ex = _local_only(_s.socket.connect_ex)
+del _s, _local_only
 """
 
 

@@ -152,8 +152,16 @@ def test_the_width_check_sees_a_long_line(tmp_path):
     assert long_code_lines(path) == [f"cell 0, line 2 (90 characters): y = '{'a' * 45}"]
 
 
+def _load_script(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # an exercise is a sphinx-exercise directive carrying the course's number (book/_ext/course_solutions.py)
-EXERCISE = re.compile(r"^::::\{exercise\} (\d+[a-e]?\.\d+): (.+)\n:label: (ex-[\w-]+)\n:nonumber:$", re.M)
+EXERCISE = _load_script("exercises_page").EXERCISE
 
 
 def exercise_counts():
@@ -193,10 +201,7 @@ def test_exercises_are_directives_with_the_course_number_as_label_and_none_is_le
 
 
 def test_the_exercises_page_lists_every_exercise():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("exercises_page", ROOT / "scripts" / "exercises_page.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_script("exercises_page")
     assert (ROOT / "book" / "exercises.md").read_text() == module.page(), (
         "book/exercises.md is out of date: run `python scripts/exercises_page.py`")
     checked = sum(e[3] for p in NOTEBOOKS for e in module.exercises(p))
