@@ -5,6 +5,11 @@ When all cells of a notebook pass, we put the executed notebook into the jupyter
 that `jupyter-book build` reads (`execute_notebooks: cache` in _config.yml). The book
 build then finds a cache hit and does not execute the notebook a second time. If a
 notebook fails, nothing is cached, and the book build executes (and reports) it again.
+
+The same run executes the student copy of every notebook (genai_lib.student.replay_order):
+after each exercise's hidden check, the exercise's stub and the cells between them run again,
+so every later cell runs as in a student copy with that exercise left open. These extra cells
+are reported as "Cell N [student copy]" and their outputs are not cached.
 """
 from __future__ import annotations
 
@@ -34,7 +39,47 @@ def _notebook_of(item) -> str | None:
 
 
 def pytest_collection_modifyitems(session, config, items):
+    add_student_copies(items)
     raise_output_timeout(items)
+
+
+def add_student_copies(items) -> None:
+    """Insert the student copy's cells where genai_lib.student.replay_order puts them."""
+    from nbval.plugin import IPyNbCell
+
+    from genai_lib.student import replay_order
+
+    cells = defaultdict(list)
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            cells[item.parent].append(item)
+    replayed = {}
+    for parent, own in cells.items():
+        code = [n for n, c in enumerate(parent.nb.cells) if c.cell_type == "code"]
+        if [i.cell_num for i in own] != list(range(len(code))):
+            continue  # only some cells were selected (pytest -k): run them as they are
+        item_of = dict(zip(code, own))
+        order = []
+        for role, n, src in replay_order(parent.nb):
+            if role != "student":
+                order.append(item_of[n])
+                continue
+            original = item_of[n]
+            copy_ = IPyNbCell.from_parent(parent, name=f"{original.name} [student copy]", cell_num=original.cell_num,
+                                          cell=original.cell.copy(), options=original.options)
+            copy_.cell.source, copy_.student_copy = src, True
+            order.append(copy_)
+        replayed[parent] = order
+    out, seen = [], set()
+    for item in items:
+        parent = getattr(item, "parent", None)
+        if parent in replayed:
+            if parent not in seen:
+                seen.add(parent)
+                out += replayed[parent]
+        else:
+            out.append(item)
+    items[:] = out
 
 
 def raise_output_timeout(items) -> None:
@@ -53,7 +98,7 @@ def pytest_runtest_makereport(item, call):
     _timing[nb] += report.duration
     if report.failed or report.skipped:
         _failed.add(nb)
-    elif call.when == "call":
+    elif call.when == "call" and not getattr(item, "student_copy", False):
         _outputs[nb][item.cell_num] = getattr(item, "test_outputs", [])
 
 

@@ -119,6 +119,55 @@ def student_notebook(nb: dict) -> dict:
     return {**nb, "cells": cells}
 
 
+def replay_order(nb: dict) -> list[tuple[str, int, str]]:
+    """The code cells of a notebook in the order one kernel runs both its copies, as (role, index
+    of the cell in ``nb["cells"]``, source).
+
+    Role ``instructor``: the exercise with its solution, the cells up to its hidden check and the
+    check; then role ``student``: the exercise's stub and those cells again, now as the student
+    copy runs them; role ``both``: every other cell. The cells after an exercise thus run in the
+    state of a student who left it open, so CI executes every student copy at the cost of a few
+    cheap cells (conftest.py). The ``both`` and ``student`` cells are, in order, exactly the
+    student copy's code cells (a test checks it). A cell that uses an exercise's answer belongs
+    between the exercise and its hidden check, so that the instructor's run shows the solution.
+    """
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook (a dict with a list of 'cells'), got {type(nb).__name__}")
+    order: list[tuple[str, int, str]] = []
+    exercise: tuple[int, str] | None = None
+    between: list[tuple[int, str]] = []
+    for n, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if "exercise" in tags:
+            if exercise is not None:
+                raise ValueError(f"cell {n} is an exercise, but the exercise in cell {exercise[0]} has no "
+                                 f"hidden check ('exercise-check' cell) before it; add that check")
+            exercise, between = (n, src), []
+            order.append(("instructor", n, src))
+        elif "exercise-check" in tags:
+            if exercise is None:
+                raise ValueError(f"cell {n} is an 'exercise-check' cell with no exercise cell before it; "
+                                 f"move it after its exercise")
+            order.append(("instructor", n, src))
+            order.append(("student", exercise[0], strip_solutions(exercise[1])))
+            order += [("student", k, s) for k, s in between]
+            exercise = None
+        elif "solution" in tags:   # removed from the student copy
+            order.append(("instructor", n, src))
+        elif exercise is not None:
+            between.append((n, src))
+            order.append(("instructor", n, src))
+        else:
+            order.append(("both", n, src))
+    if exercise is not None:
+        raise ValueError(f"the exercise in cell {exercise[0]} has no hidden check ('exercise-check' cell) "
+                         f"after it; add one")
+    return order
+
+
 def make_student_copies(src: str | Path, dst: str | Path) -> list[Path]:
     """Write a student copy of every notebook in ``src`` into ``dst``.
 

@@ -396,6 +396,7 @@ ROWS = [
     ("or_reference", lambda: check.or_reference(len, "no_such_exercise"), ValueError, "name must be one of"),
     ("solution_blocks", lambda: student.solution_blocks(42), TypeError, "source must be"),
     ("plain_exercises", lambda: student.plain_exercises(42), TypeError, "markdown must be"),
+    ("replay_order", lambda: student.replay_order([]), TypeError, "nb must be a notebook"),
     ("grade_directory", lambda: grade.grade_directory("/no/such/dir", "/tmp/g.csv"), FileNotFoundError,
      "submissions must be a directory"),
     ("grade_notebook", lambda: grade.grade_notebook("/no/such.ipynb", "x"), FileNotFoundError, "path must be a"),

@@ -133,3 +133,53 @@ def test_markers_outside_an_exercise_cell_and_untagged_answers_are_refused():
     # a later cell that spells out the answer is a leak too
     with pytest.raises(ValueError, match="already appears in code cell 1"):
         student_notebook(nb([cell("code", marked, tags=["exercise"]), cell("code", "x = 1\nreturn 42")]))
+
+
+def test_replay_order_runs_the_student_copy_after_each_hidden_check():
+    from genai_lib.student import replay_order
+    book = nb([cell("code", "import check"),
+               cell("code", "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n",
+                    tags=["exercise"]),
+               cell("markdown", "Try it:"),
+               cell("code", "check.thing(f)"),
+               cell("code", "assert check.thing(f).passed", tags=["remove-cell", "exercise-check"]),
+               cell("code", "print('after')")])
+    order = replay_order(book)
+    assert [(role, n) for role, n, _ in order] == [("both", 0), ("instructor", 1), ("instructor", 3),
+                                                   ("instructor", 4), ("student", 1), ("student", 3),
+                                                   ("both", 5)]
+    assert "return 42" in order[1][2] and "return 42" not in order[4][2] and "NotImplementedError" in order[4][2]
+    student = [c["source"] for c in student_notebook(book)["cells"] if c["cell_type"] == "code"]
+    assert [src for role, _, src in order if role != "instructor"] == student
+
+
+@pytest.mark.parametrize("cells, match", [
+    ([cell("code", "def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n", tags=["exercise"])],
+     "exercise in cell 0 has no hidden check"),
+    ([cell("code", "assert True", tags=["exercise-check"])], "cell 0 is an 'exercise-check' cell with no exercise"),
+    ([cell("code", "def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n", tags=["exercise"]),
+      cell("code", "def g():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n", tags=["exercise"])],
+     "exercise in cell 0 has no hidden check"),
+])
+def test_replay_order_refuses_an_exercise_without_its_check(cells, match):
+    from genai_lib.student import replay_order
+    with pytest.raises(ValueError, match=match):
+        replay_order(nb(cells))
+
+
+def test_every_course_notebook_replays_exactly_its_student_copy():
+    """What conftest.py runs as the student copy is, cell for cell, the student copy; and a cell that
+    uses an exercise's answer sits before the exercise's hidden check (the instructor's run shows
+    the solution's output, the replay the student's)."""
+    from pathlib import Path
+
+    from genai_lib.student import replay_order
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        book = json.loads(path.read_text())
+        order = replay_order(book)
+        student = ["".join(c["source"]) for c in student_notebook(book)["cells"] if c["cell_type"] == "code"]
+        assert [src for role, _, src in order if role != "instructor"] == student, path.name
+        assert sum(role == "student" for role, _, _ in order) > 0, path.name
+        for role, n, src in order:
+            assert role != "both" or "or_reference" not in src, (
+                f"{path.name} cell {n} uses an exercise's answer after its hidden check; move the check below it")
