@@ -83,6 +83,19 @@ for _mode in ("real", "both"):
     PRETRAINED_RECIPES[f"ch06_gan_{_mode}"] = dict(FEW_SHOT_GAN, gan=replace(FEW_SHOT_GAN["gan"], augment=_mode, augment_shift=2))
 
 
+# --- Chapter 7a: the poetry GPT (five-character stanzas of the Tang poems, simplified characters) ---
+from .models.gpt import GPT, GPTConfig  # noqa: E402
+
+PRETRAINED_RECIPES["ch07a_poetry_gpt"] = dict(
+    # one stanza per row: a newline, 24 characters, a newline (25 inputs, 25 targets); the vocabulary
+    # is every character of the stanzas (genai_lib.poetry), 6,026 after OpenCC's t2s conversion
+    gpt=GPTConfig(vocab_size=6026, block_size=25, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
+    train=TrainConfig(steps=4000, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_every=500,
+                      checkpoint_every=250, log_every=50),
+    batch=64,
+)
+
+
 def few_shot_indices(n_train: int = 60000) -> torch.Tensor:
     """The indices of the MNIST training images the Chapter 6 GANs were trained on (seed 0)."""
     check_int(n_train, "n_train", low=FEW_SHOT_IMAGES)
@@ -90,8 +103,10 @@ def few_shot_indices(n_train: int = 60000) -> torch.Tensor:
 
 
 def build_pretrained(name: str):
-    """The untrained model of a pretrained recipe (a GAN or a diffusion model), on the CPU."""
+    """The untrained model of a pretrained recipe (a GAN, a diffusion model or a GPT), on the CPU."""
     if not isinstance(name, str) or name not in PRETRAINED_RECIPES:
         raise ValueError(f"name must be one of {sorted(PRETRAINED_RECIPES)}, got {name!r}")
     recipe = PRETRAINED_RECIPES[name]
+    if "gpt" in recipe:
+        return GPT(recipe["gpt"])
     return GAN(recipe["gan"]) if "gan" in recipe else Diffusion(recipe["diffusion"])

@@ -43,6 +43,8 @@ def main() -> None:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     seed_everything(args.seed)
+    if "gpt" in recipe:
+        return pretrain_gpt(args, recipe, device, log, lines, log_path)
     x, y = load_mnist("train", device=device)
     if "subset" in recipe:  # a scarce-data recipe (Chapter 6) sees only these images
         idx = few_shot_indices(len(x)).to(device)
@@ -95,7 +97,50 @@ def main() -> None:
         f"(this invocation {(time.time() - t0) / 60:.1f} min)")
     for e in history.evals:
         log("eval " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()))
-    out = export_weights(ckpt, WEIGHTS_DIR / f"{args.name}.pt", overwrite=True)
+    finish(args.name, ckpt, log, lines, log_path)
+
+
+def pretrain_gpt(args, recipe, device, log, lines, log_path) -> None:
+    """Chapter 7a's poetry GPT: the training stanzas of genai_lib.poetry's fixed split; the log
+    records the held-out character NLL (nats) and the character-unigram baseline's."""
+    import math
+
+    from genai_lib import poetry
+    from genai_lib.data import CharTokenizer
+
+    pairs = poetry.stanzas(poetry.load_tang_poems())
+    train, held = poetry.split_stanzas(pairs)
+    tok = CharTokenizer.from_text(poetry.NEWLINE + "".join(t for _, t in pairs))
+    if tok.vocab_size != recipe["gpt"].vocab_size:
+        raise SystemExit(f"vocabulary {tok.vocab_size} != recipe's {recipe['gpt'].vocab_size}: update the recipe")
+    rows, held_rows = poetry.stanza_rows(train, tok), poetry.stanza_rows(held, tok)
+    counts = torch.ones(tok.vocab_size).index_add_(0, rows[:, 1:][:, poetry.CHAR_TARGETS].flatten(),
+                                                     torch.ones(rows.shape[0] * len(poetry.CHAR_TARGETS)))
+    unigram = -(counts / counts.sum()).log()[held_rows[:, 1:][:, poetry.CHAR_TARGETS]].mean().item()
+    log(f"# {args.name}: made by `python scripts/pretrain.py {args.name}` (seed {args.seed})")
+    log(f"python {platform.python_version()}, torch {torch.__version__}, device {device}, "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    log(f"model: {recipe['gpt']}")
+    log(f"training: {recipe['train']}, batch {recipe['batch']}")
+    log(f"data: {len(train)} training and {len(held)} held-out stanzas (split by poem), vocabulary {tok.vocab_size}; "
+        f"held-out character NLL of the character unigram: {unigram:.4f} nats (perplexity {math.exp(unigram):.0f})")
+    model = build_pretrained(args.name).to(device)
+    t0 = time.time()
+    Path("checkpoints").mkdir(exist_ok=True)
+    ckpt = Path("checkpoints") / f"pretrain_{args.name}.pt"
+    batches = Batches(rows[:, :-1].to(device), rows[:, 1:].to(device), batch_size=recipe["batch"], seed=args.seed)
+    history = fit(model, batches, recipe["train"], checkpoint=ckpt, progress=sys.stderr.isatty(),
+                  evaluate=lambda m: {"held_out_char_nll": poetry.character_nll(m, held_rows)})
+    log(f"trained {recipe['train'].steps} steps; training time {history.seconds / 60:.1f} min "
+        f"(this invocation {(time.time() - t0) / 60:.1f} min)")
+    for e in history.evals:
+        log("eval " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()))
+    finish(args.name, ckpt, log, lines, log_path)
+
+
+def finish(name, ckpt, log, lines, log_path) -> None:
+    """Export the weights, record their checksum, write the log."""
+    out = export_weights(ckpt, WEIGHTS_DIR / f"{name}.pt", overwrite=True)
     digest = sha256(out)
     sums = checksums()
     sums[out.name] = digest

@@ -279,3 +279,15 @@ def test_or_reference_refuses_what_is_not_a_function_or_a_name():
         check.or_reference(None, "perplexity")
     with pytest.raises(ValueError, match="name must be one of"):
         check.or_reference(len, ["perplexity"])
+
+
+def test_chapter_7a_checks():
+    def unigram(train, test, V):
+        p = (torch.bincount(train, minlength=V) + 1).double()
+        return -(p / p.sum()).log()[test].mean().item()
+    assert check.unigram_nll(unigram)
+    assert not check.unigram_nll(lambda a, b, V: -(torch.bincount(a, minlength=V).double().add(1e-9) / len(a))
+                                 .log()[b].mean().item())     # unsmoothed: an unseen id is impossible
+    assert check.constrained_probs(lambda p, m: p * m / (p * m).sum(-1, keepdim=True))
+    assert not check.constrained_probs(lambda p, m: p * m)     # not renormalised
+    assert not check.constrained_probs(lambda p, m: (p * m).softmax(-1))   # softmax of probabilities is wrong

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -177,16 +178,24 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+                 top_p: float | None = None, generator: torch.Generator | None = None,
+                 processor: LogitsProcessor | None = None) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens; the context is cropped to the last block_size tokens.
 
         temperature 0 is greedy decoding; top_k and top_p (nucleus) restrict the candidates first.
+        ``processor(idx, logits)`` may change the next-token logits before that, seeing the whole
+        sequence so far: a constraint (:func:`allowed_only`) or a watermark, without a fork of
+        this loop.
         """
         check_generation(max_new_tokens, temperature)
         self._check(idx, crop=True)  # a longer prompt is cropped to its last block_size tokens
+        if processor is not None and not callable(processor):
+            fail("processor", "a function (idx, logits) -> logits, or None", repr(processor)[:60], error=TypeError)
         for _ in range(max_new_tokens):
             logits, _ = self(idx[:, -self.cfg.block_size:])
             logits = logits[:, -1, :]                                               # (B, vocab)
+            if processor is not None:
+                logits = processor(idx, logits)
             if temperature == 0:
                 nxt = logits.argmax(-1, keepdim=True)
             else:
@@ -194,6 +203,33 @@ class GPT(nn.Module):
                 nxt = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).to(idx.device)
             idx = torch.cat([idx, nxt], dim=1)
         return idx
+
+
+LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def allowed_only(allowed: Callable[[torch.Tensor], torch.Tensor]) -> LogitsProcessor:
+    """Constrained decoding: a processor for :meth:`GPT.generate` that gives probability 0 to every
+    token not allowed next. ``allowed(idx)`` returns a (B, vocab) boolean mask for the sequences
+    ``idx`` (B, T). Every sample then satisfies the constraint; the kept tokens are renormalised,
+    which is a greedy, local choice: it does not look ahead to whether the constraint can still
+    be met well later."""
+    if not callable(allowed):
+        fail("allowed", "a function idx (B, T) -> boolean mask (B, vocab)", repr(allowed)[:60], error=TypeError)
+
+    def process(idx: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        mask = allowed(idx)
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != logits.shape:
+            got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+            fail("allowed(idx)", f"a boolean mask of shape {tuple(logits.shape)}", got, error=TypeError)
+        empty = ~mask.any(-1)
+        if values_are_cheap(mask) and bool(empty.any()):
+            fail("allowed(idx)", "a mask that allows at least one token in every row",
+                 f"no token allowed in rows {empty.nonzero().flatten().tolist()[:5]}",
+                 "The constraint cannot be met at this position; loosen it")
+        return logits.masked_fill(~mask.to(logits.device), float("-inf"))
+
+    return process
 
 
 def check_generation(max_new_tokens: int, temperature: float) -> None:
