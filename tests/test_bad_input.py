@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import check, curation, grade, metrics, plot, presets, pretrained, runtime, student, tabular, utils
+from genai_lib import check, curation, grade, metrics, plot, poetry, presets, pretrained, runtime, student, tabular, utils, video
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
-from genai_lib.models import editing, flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae
+from genai_lib.models import editing, flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae, wavenet
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 IMG = torch.rand(4, 1, 28, 28)
@@ -66,6 +66,10 @@ def bad_notebook(tmp_path):
 
 
 # (id, call, exception, message fragment)
+def small_wavenet():
+    return wavenet.WaveNet(wavenet.WaveNetConfig(channels=16, residual=4, skip=4, layers_per_stack=2))
+
+
 ROWS = [
     # --- TrainConfig and the training loop
     ("TrainConfig.grad_clip=-1", lambda: gt.TrainConfig(grad_clip=-1), ValueError, "TrainConfig.grad_clip must be"),
@@ -178,6 +182,71 @@ ROWS = [
     ("causal_attention", lambda: gpt.causal_attention(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3, 3)),
      ValueError, "tensors of the same shape"),
     ("top_k_filter", lambda: gpt.top_k_filter(torch.zeros(1, 3), 0), ValueError, "top_k must be an integer >= 1"),
+    ("GPT.generate processor", lambda: small_gpt().generate(torch.zeros(1, 1, dtype=torch.long), 1, processor=3),
+     TypeError, "processor must be a function"),
+    ("allowed_only", lambda: gpt.allowed_only("odd"), TypeError, "allowed must be a function"),
+    # --- WaveNet and mu-law companding (raw audio)
+    ("WaveNetConfig.channels=1", lambda: wavenet.WaveNetConfig(channels=1), ValueError,
+     "WaveNetConfig.channels must be an integer >= 2"),
+    ("WaveNetConfig.kernel_size=1", lambda: wavenet.WaveNetConfig(kernel_size=1), ValueError,
+     "WaveNetConfig.kernel_size must be an integer >= 2"),
+    ("WaveNet cfg", lambda: wavenet.WaveNet({"channels": 16}), TypeError, "cfg must be a WaveNetConfig"),
+    ("receptive_field", lambda: wavenet.receptive_field({"kernel_size": 2}), TypeError, "cfg must be a WaveNetConfig"),
+    ("mu_law_encode outside [-1, 1]", lambda: wavenet.mu_law_encode(torch.tensor([0.5, 1.5])), ValueError,
+     "x must be a waveform with values in [-1, 1]"),
+    ("mu_law_encode 16-bit PCM", lambda: wavenet.mu_law_encode(torch.tensor([-3000.0, 12000.0])), ValueError,
+     "divide by 32768"),
+    ("mu_law_encode integers", lambda: wavenet.mu_law_encode(torch.tensor([0, 1])), TypeError, "floating-point"),
+    ("mu_law_decode", lambda: wavenet.mu_law_decode(torch.tensor([0, 256])), ValueError,
+     "q must be mu-law codes in [0, 256)"),
+    ("CausalConv1d.forward", lambda: wavenet.CausalConv1d(1, 1, 2)(torch.zeros(2, 5)), ValueError,
+     "x must be a signal (B, C, T) with 3 dimensions"),
+    ("GatedResidualBlock.forward", lambda: wavenet.GatedResidualBlock(4, 4, 2, 1)(torch.zeros(1, 3, 5)),
+     ValueError, "C = 4 channels"),
+    ("WaveNet.forward codes range", lambda: small_wavenet()(torch.tensor([[1, 16]])), ValueError,
+     "x must be mu-law codes in [0, 16)"),
+    ("WaveNet.forward float waveform", lambda: small_wavenet()(torch.zeros(1, 4)), TypeError, "x.long()"),
+    ("WaveNet.forward targets shape", lambda: small_wavenet()(torch.zeros(1, 4, dtype=torch.long),
+                                                              torch.zeros(1, 3, dtype=torch.long)), ValueError,
+     "targets must be the next samples, of the same shape as x"),
+    ("WaveNet.generate empty prompt", lambda: small_wavenet().generate(torch.zeros(1, 0, dtype=torch.long), 3),
+     ValueError, "prompt must be at least one sample per row"),
+    ("WaveNet.generate n<0", lambda: small_wavenet().generate(torch.zeros(1, 1, dtype=torch.long), -1), ValueError,
+     "n must be an integer >= 0"),
+    ("WaveNet.generate temperature<0", lambda: small_wavenet().generate(torch.zeros(1, 1, dtype=torch.long), 2,
+                                                                        temperature=-1), ValueError,
+     "temperature must be a finite number >= 0"),
+    # --- Moving MNIST (video)
+    ("moving_mnist digits shape", lambda: video.moving_mnist(torch.rand(4, 32, 32), 2), ValueError,
+     "digits must be MNIST digits of shape (N, 28, 28) or (N, 1, 28, 28)"),
+    ("moving_mnist 0-255 digits", lambda: video.moving_mnist(IMG * 255, 2), ValueError, "divide by 255"),
+    ("moving_mnist frames=1", lambda: video.moving_mnist(IMG, 2, frames=1), ValueError,
+     "frames must be an integer >= 2"),
+    ("moving_mnist size=20", lambda: video.moving_mnist(IMG, 2, size=20), ValueError,
+     "size must be an integer >= 28"),
+    ("moving_mnist speed", lambda: video.moving_mnist(IMG, 2, speed=(4.0, 2.0)), ValueError,
+     "speed[1] must be a finite number >= 4.0"),
+    ("centre_of_mass", lambda: video.centre_of_mass(torch.zeros(2, 8, 8)), ValueError,
+     "centre of mass of a blank frame is undefined"),
+    # --- Chapter 7a: poetry
+    ("load_tang_poems", lambda: poetry.load_tang_poems(files=()), ValueError, "files must be a non-empty tuple"),
+    ("stanzas", lambda: poetry.stanzas(["床前明月光"]), TypeError, "poems must be a list of poems"),
+    ("split_stanzas", lambda: poetry.split_stanzas([(0, "x")], held_out=1.0), ValueError, "held_out must be"),
+    ("split_stanzas pairs", lambda: poetry.split_stanzas([]), ValueError, "pairs must be a non-empty list"),
+    ("stanza_rows", lambda: poetry.stanza_rows(["床前明月光"], gd.CharTokenizer("床")), ValueError,
+     "texts must be quatrains only"),
+    ("character_nll", lambda: poetry.character_nll(small_gpt(), torch.zeros(2, 10, dtype=torch.long)), ValueError,
+     "rows must be stanza rows of 26 tokens"),
+    ("is_quatrain", lambda: poetry.is_quatrain(None), TypeError, "text must be a string"),
+    ("rhyme_group", lambda: poetry.rhyme_group("床前"), TypeError, "char must be one character"),
+    ("rhymes", lambda: poetry.rhymes("", "a"), TypeError, "char must be one character"),
+    ("rhyme_rate", lambda: poetry.rhyme_rate(["床前明月光"]), ValueError, "texts must be quatrains only"),
+    ("quatrain_lines", lambda: poetry.quatrain_lines("床前明月光"), ValueError, "text must be a quatrain"),
+    ("copied_lines", lambda: poetry.copied_lines([], {"床前明月光"}), ValueError, "samples must be a non-empty list"),
+    ("longest_copy", lambda: poetry.longest_copy("床前明月光", ""), TypeError, "corpus must be the training text"),
+    ("QuatrainConstraint", lambda: poetry.QuatrainConstraint("abc"), TypeError, "tok must be the poems' CharTokenizer"),
+    ("QuatrainConstraint.allowed", lambda: poetry.QuatrainConstraint(gd.CharTokenizer("\n，。床")).allowed(
+        torch.zeros(2, dtype=torch.long)), ValueError, "idx must be token ids (B, T)"),
     ("top_p_filter", lambda: gpt.top_p_filter(torch.zeros(1, 3), 1.5), ValueError, "top_p must be"),
     ("filter_logits", lambda: gpt.filter_logits(torch.zeros(1, 3), top_k=-2), ValueError, "top_k"),
     ("sinusoidal_positions", lambda: gpt.sinusoidal_positions(4, "d"), TypeError, "d must be an integer"),
@@ -539,7 +608,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
+    modules = [gt, gd, metrics, plot, poetry, video, wavenet, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",

@@ -1,0 +1,143 @@
+import pytest
+import torch
+
+from genai_lib import video
+from genai_lib.video import centre_of_mass, moving_mnist
+
+torch.set_num_threads(1)
+
+
+def fake_digits(n=5, seed=0):
+    """MNIST-like digits in [0, 1]: a random blob in the middle of each 28x28 image, blank border."""
+    g = torch.Generator().manual_seed(seed)
+    d = torch.zeros(n, 28, 28)
+    d[:, 6:22, 8:20] = torch.rand(n, 16, 12, generator=g)
+    return d
+
+
+DIGITS = fake_digits()
+
+
+def test_same_seed_same_clips_other_seed_other_clips():
+    state = torch.get_rng_state()
+    a, info_a = moving_mnist(DIGITS, 4, seed=3)
+    b, info_b = moving_mnist(DIGITS, 4, seed=3)
+    c, _ = moving_mnist(DIGITS, 4, seed=4)
+    assert torch.equal(torch.get_rng_state(), state)                     # the global generator is untouched
+    assert torch.equal(a, b) and all(torch.equal(info_a[k], info_b[k]) for k in info_a)
+    assert not torch.equal(a, c)
+    assert torch.equal(moving_mnist(DIGITS[:, None], 4, seed=3)[0], a)   # (N, 1, 28, 28) works the same
+
+
+def test_shapes_and_info():
+    clips, info = moving_mnist(DIGITS, 3, frames=7, size=40, n_digits=2)
+    assert clips.shape == (3, 7, 1, 40, 40) and clips.dtype == torch.float32
+    assert 0 <= float(clips.min()) and float(clips.max()) <= 1
+    assert info["positions"].shape == (3, 2, 7, 2) and info["positions"].dtype == torch.long
+    assert info["velocity"].shape == (3, 2, 7, 2)
+    assert info["digit_index"].shape == (3, 2)
+    assert int(info["digit_index"].min()) >= 0 and int(info["digit_index"].max()) < len(DIGITS)
+
+
+def test_digits_stay_inside_and_keep_their_mass():
+    clips, info = moving_mnist(DIGITS, 6, frames=40, size=36, speed=(3.0, 6.0), seed=1)
+    p = info["positions"]
+    assert int(p.min()) == 0 and int(p.max()) == 36 - 28                  # reaches both walls, never beyond
+    mass = clips.sum((-3, -2, -1))                                       # (clips, frames)
+    digit_mass = DIGITS[info["digit_index"][:, 0]].sum((-2, -1))         # (clips,)
+    assert torch.allclose(mass, digit_mass[:, None].expand_as(mass), rtol=1e-5)
+
+
+def test_positions_are_the_centre_of_mass_shift():
+    clips, info = moving_mnist(DIGITS, 4, frames=25, seed=2)
+    com = centre_of_mass(clips[:, :, 0])                                 # (clips, frames, 2)
+    p = info["positions"][:, 0].float()                                  # (clips, frames, 2)
+    assert torch.allclose(com - com[:, :1], p - p[:, :1], atol=1e-4)
+    # and the drawn frame is the digit pasted at that position
+    r, c = info["positions"][0, 0, 5].tolist()
+    assert torch.equal(clips[0, 5, 0, r:r + 28, c:c + 28], DIGITS[info["digit_index"][0, 0]])
+
+
+def test_constant_velocity_with_elastic_bounces():
+    _, info = moving_mnist(DIGITS, 8, frames=60, size=40, speed=(2.0, 3.0), seed=5)
+    v, p = info["velocity"][:, 0], info["positions"][:, 0].float()      # (clips, frames, 2)
+    assert torch.allclose(v.abs(), v[:, :1].abs().expand_as(v))           # the speed never changes
+    flips = (v[:, 1:] * v[:, :-1] < 0)                                   # (clips, frames - 1, 2)
+    assert flips.any(1).any(-1).all()                                    # every clip bounces at least once
+    # between bounces the drawn position moves by v per frame, up to rounding to whole pixels
+    steady = ~flips
+    step = p[:, 1:] - p[:, :-1]
+    assert ((step - v[:, :-1]).abs()[steady] <= 1 + 1e-6).all()
+    # a flip happens at a wall: the position before or after it is within one step of 0 or L
+    L = 40 - 28
+    near_wall = (torch.minimum(p[:, 1:], L - p[:, 1:]) <= v.abs()[:, 1:] + 0.5)
+    assert near_wall[flips].all()
+
+
+def test_digits_combine_by_max():
+    clips, info = moving_mnist(DIGITS, 3, frames=4, size=32, n_digits=2, seed=7)
+    expected = torch.zeros(3, 4, 32, 32)
+    for i in range(3):
+        for k in range(2):
+            for t in range(4):
+                r, c = info["positions"][i, k, t].tolist()
+                patch = expected[i, t, r:r + 28, c:c + 28]
+                expected[i, t, r:r + 28, c:c + 28] = torch.maximum(patch, DIGITS[info["digit_index"][i, k]])
+    assert torch.equal(clips[:, :, 0], expected)
+
+
+def test_a_frame_as_large_as_the_digit_holds_it_still():
+    clips, info = moving_mnist(DIGITS, 2, frames=3, size=28)
+    assert (info["positions"] == 0).all()
+    assert torch.equal(clips[:, 0], clips[:, 2])
+
+
+def test_centre_of_mass_pinned():
+    img = torch.zeros(2, 5, 7)
+    img[0, 3, 5] = 1.0
+    img[1, 0, 0], img[1, 4, 6] = 1.0, 3.0                                # weighted: (0 + 3 * 4) / 4, (0 + 3 * 6) / 4
+    assert centre_of_mass(img).tolist() == [[3.0, 5.0], [3.0, 4.5]]
+
+
+# (id, call, exception, message fragment): the same format as tests/test_bad_input.py
+ROWS = [
+    ("moving_mnist digits shape", lambda: video.moving_mnist(torch.rand(4, 32, 32), 2), ValueError,
+     "digits must be MNIST digits of shape (N, 28, 28) or (N, 1, 28, 28), got shape (4, 32, 32)"),
+    ("moving_mnist digits 3 channels", lambda: video.moving_mnist(torch.rand(4, 3, 28, 28), 2), ValueError,
+     "(N, 1, 28, 28)"),
+    ("moving_mnist 0-255 digits", lambda: video.moving_mnist(torch.rand(4, 28, 28) * 255, 2), ValueError,
+     "divide by 255"),
+    ("moving_mnist digits above 1", lambda: video.moving_mnist(torch.rand(4, 28, 28) + 0.01, 2), ValueError,
+     "digits must be pixel values in [0, 1]"),
+    ("moving_mnist uint8 digits", lambda: video.moving_mnist(torch.zeros(4, 28, 28, dtype=torch.uint8), 2), TypeError,
+     "x.float() / 255"),
+    ("moving_mnist frames=1", lambda: video.moving_mnist(DIGITS, 2, frames=1), ValueError,
+     "frames must be an integer >= 2"),
+    ("moving_mnist size=20", lambda: video.moving_mnist(DIGITS, 2, size=20), ValueError,
+     "size must be an integer >= 28, got 20. The frame must hold a whole 28x28 digit"),
+    ("moving_mnist n_clips=0", lambda: video.moving_mnist(DIGITS, 0), ValueError, "n_clips must be an integer >= 1"),
+    ("moving_mnist n_digits=0", lambda: video.moving_mnist(DIGITS, 2, n_digits=0), ValueError,
+     "n_digits must be an integer >= 1"),
+    ("moving_mnist seed", lambda: video.moving_mnist(DIGITS, 2, seed=1.5), TypeError, "seed must be an integer"),
+    ("moving_mnist speed scalar", lambda: video.moving_mnist(DIGITS, 2, speed=3.0), TypeError,
+     "speed must be a (low, high) pair"),
+    ("moving_mnist speed order", lambda: video.moving_mnist(DIGITS, 2, speed=(4.0, 2.0)), ValueError,
+     "speed[1] must be a finite number >= 4.0"),
+    ("moving_mnist speed<0", lambda: video.moving_mnist(DIGITS, 2, speed=(-1.0, 2.0)), ValueError,
+     "speed[0] must be a finite number >= 0"),
+    ("centre_of_mass 1-D", lambda: video.centre_of_mass(torch.rand(5)), ValueError,
+     "frames must be images (..., H, W) with at least 2 dimensions"),
+    ("centre_of_mass blank frame", lambda: video.centre_of_mass(torch.zeros(2, 8, 8)), ValueError,
+     "centre of mass of a blank frame is undefined"),
+    ("centre_of_mass negative", lambda: video.centre_of_mass(torch.rand(2, 8, 8) - 0.5), ValueError,
+     "non-negative intensities"),
+    ("centre_of_mass integers", lambda: video.centre_of_mass(torch.ones(2, 8, 8, dtype=torch.long)), TypeError,
+     "floating-point"),
+]
+
+
+@pytest.mark.parametrize("call, error, fragment", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_bad_input_gets_one_clear_error(call, error, fragment):
+    with pytest.raises(error) as info:
+        call()
+    assert fragment in str(info.value), str(info.value)
