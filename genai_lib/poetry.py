@@ -6,8 +6,8 @@ and 4 rhyme. Chapter 7a trains the course's GPT on four-line stanzas of this for
 the form, acrostics (藏头诗) and the rhyme into the sampling as constraints
 (:class:`QuatrainConstraint`, a processor for :meth:`GPT.generate`).
 
-Rhyme is judged in modern Mandarin with pypinyin: two characters rhyme when their finals fall
-in the same one of the thirteen rhyme groups (十三辙) of Mandarin verse. Tang poets rhymed by
+Rhyme is judged in modern Mandarin with pypinyin: two characters rhyme when the finals of some
+reading of each fall in the same one of the thirteen rhyme groups (十三辙) of Mandarin verse. Tang poets rhymed by
 the Middle Chinese of their time, so some of their rhymes no longer rhyme in Mandarin; the
 corpus's own rate, measured the same way, is the yardstick.
 """
@@ -80,9 +80,10 @@ def stanzas(poems: list[dict]) -> list[tuple[int, str]]:
 
     A poem counts when its whole text is lines of five characters, each closed by a comma or
     a full stop (quatrains, regulated verse, longer five-character poems). It is cut into
-    consecutive stanzas of four lines; a stanza is kept when it has the quatrain's
-    punctuation and only Chinese characters otherwise (this drops lines with gaps "□" or
-    typing errors, and poems whose length is not a multiple of four lines).
+    consecutive stanzas of four lines (the last two lines of a 6-, 10- or 14-line poem are left
+    over); a stanza is kept when it has the quatrain's punctuation and only characters of the
+    basic CJK block otherwise. That drops lines with gaps "□" or typing errors, and, after the
+    simplified conversion, the few stanzas whose rare characters OpenCC maps outside that block.
     """
     if not isinstance(poems, list) or any(not isinstance(p, dict) or "text" not in p for p in poems):
         fail("poems", "a list of poems as dicts with a 'text' (load_tang_poems())", type(poems).__name__, error=TypeError)
@@ -99,9 +100,13 @@ def stanzas(poems: list[dict]) -> list[tuple[int, str]]:
 
 
 def split_stanzas(pairs: list[tuple[int, str]], held_out: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
-    """(training, held-out) stanzas, split by poem: every stanza of a poem goes to the same side,
-    and a held-out stanza whose text also occurs in training (the collection repeats some poems
-    under two authors) is dropped, so the two sides share no stanza."""
+    """(training, held-out) stanzas, split by poem: every stanza of a poem goes to the same side.
+
+    The collection repeats some poems under two authors or in variant versions, which differ by
+    a character here and there. So a held-out stanza is dropped when three or more of its four
+    lines match a training line in at least four of their five characters: the held-out side
+    holds no training stanza, nor a close variant of one.
+    """
     from .validate import check_number
 
     check_number(held_out, "held_out", 0, 1, low_open=True, high_open=True, fix="0.1 holds out a tenth of the poems")
@@ -112,8 +117,18 @@ def split_stanzas(pairs: list[tuple[int, str]], held_out: float = 0.1, seed: int
     order = torch.randperm(len(poems), generator=torch.Generator().manual_seed(seed)).tolist()
     held = {poems[i] for i in order[:max(1, round(held_out * len(poems)))]}
     train = [text for k, text in pairs if k not in held]
-    seen = set(train)
-    return train, [text for k, text in pairs if k in held and text not in seen]
+    if not train:
+        fail("held_out", "a share that leaves some poems for training", f"{held_out} of {len(poems)} poems")
+    near = {key for text in set(train) for line in quatrain_lines(text) for key in _masked(line)}
+    kept = [text for k, text in pairs if k in held
+            and sum(any(key in near for key in _masked(line)) for line in quatrain_lines(text)) < 3]
+    return train, kept
+
+
+def _masked(line: str) -> list[str]:
+    """A line with each character in turn replaced by "?": two lines match in at least four of
+    five characters exactly when they share one of these keys."""
+    return [line[:i] + "?" + line[i + 1:] for i in range(len(line))]
 
 
 def stanza_rows(texts: list[str], tok: CharTokenizer) -> torch.Tensor:
@@ -126,7 +141,7 @@ def stanza_rows(texts: list[str], tok: CharTokenizer) -> torch.Tensor:
     bad = [t for t in texts if not isinstance(t, str) or not is_quatrain(t)]
     if bad:
         fail("texts", "quatrains only (is_quatrain)", f"{len(bad)} other entries, e.g. {bad[0]!r}")
-    return torch.stack([tok.encode(NEWLINE + t + NEWLINE) for t in texts])
+    return tok.encode("".join(NEWLINE + t + NEWLINE for t in texts)).view(len(texts), STANZA + 2)
 
 
 # the targets that are characters: not the punctuation, not the final newline
@@ -134,23 +149,28 @@ CHAR_TARGETS = torch.tensor([i for i in range(STANZA + 1) if i not in PUNCT_AT a
 
 
 @torch.no_grad()
-def character_nll(model: torch.nn.Module, rows: torch.Tensor, batch_size: int = 512) -> float:
+def character_nll(model: torch.nn.Module, rows: torch.Tensor, batch_size: int = 512,
+                  per_stanza: bool = False) -> float | torch.Tensor:
     """Mean negative log-likelihood (nats) of the 20 characters of each stanza; the punctuation and
-    the newline, which the form fixes, would flatter the model."""
+    the newline, which the form fixes, would flatter a model that has learned the positions.
+    ``per_stanza=True`` gives each stanza's mean (N,), for standard errors."""
     check_tensor(rows, "rows", ndim=2, floating=False, what="stanza rows (N, 26) from stanza_rows")
     if rows.shape[1] != STANZA + 2:
         fail("rows", f"stanza rows of {STANZA + 2} tokens (stanza_rows)", f"shape {tuple(rows.shape)}")
     check_int(batch_size, "batch_size", low=1)
-    was_training, total = model.training, 0.0
+    if not isinstance(per_stanza, bool):
+        fail("per_stanza", "True or False", repr(per_stanza), error=TypeError)
+    was_training, nll = model.training, []
     model.eval()
     device = next(model.parameters()).device
     for chunk in rows.split(batch_size):
         chunk = chunk.to(device)
         logits, _ = model(chunk[:, :-1])
         logp = logits.float().log_softmax(-1).gather(-1, chunk[:, 1:, None])[..., 0]
-        total -= logp[:, CHAR_TARGETS.to(device)].sum().item()
+        nll.append(-logp[:, CHAR_TARGETS.to(device)].mean(1).cpu())
     model.train(was_training)
-    return total / (len(rows) * len(CHAR_TARGETS))
+    nll = torch.cat(nll).double()
+    return nll if per_stanza else nll.mean().item()
 
 
 def is_quatrain(text: str) -> bool:
@@ -161,23 +181,39 @@ def is_quatrain(text: str) -> bool:
         text[i] == PUNCT_AT[i] if i in PUNCT_AT else bool(_CJK.fullmatch(text[i])) for i in range(STANZA))
 
 
+def rhyme_groups(char: str) -> frozenset[str]:
+    """The Mandarin rhyme groups (十三辙) of all of a character's readings (还 is hái and huán),
+    empty for a non-Chinese character."""
+    if not isinstance(char, str):
+        fail("char", "one character (a str)", type(char).__name__, error=TypeError)
+    if len(char) != 1:
+        fail("char", "one character", repr(char)[:20])
+    return _groups(char)
+
+
 @lru_cache(maxsize=None)
+def _groups(char: str) -> frozenset[str]:
+    if not _CJK.fullmatch(char):
+        return frozenset()
+    from pypinyin import Style, pinyin
+
+    finals = pinyin(char, style=Style.FINALS, strict=True, heteronym=True)[0]
+    return frozenset(_GROUP_OF[f] for f in finals if f in _GROUP_OF)
+
+
 def rhyme_group(char: str) -> str | None:
-    """The Mandarin rhyme group (十三辙) of a character's final, or None for a non-Chinese one."""
-    if not isinstance(char, str) or len(char) != 1:
-        fail("char", "one character", repr(char)[:20], error=TypeError)
+    """The rhyme group of a character's commonest reading (for statistics), or None."""
+    rhyme_groups(char)
     if not _CJK.fullmatch(char):
         return None
     from pypinyin import Style, lazy_pinyin
 
-    final = lazy_pinyin(char, style=Style.FINALS, strict=True)[0]
-    return _GROUP_OF.get(final)
+    return _GROUP_OF.get(lazy_pinyin(char, style=Style.FINALS, strict=True)[0])
 
 
 def rhymes(a: str, b: str) -> bool:
-    """Whether two characters rhyme: the same rhyme group."""
-    ga = rhyme_group(a)
-    return ga is not None and ga == rhyme_group(b)
+    """Whether two characters rhyme: some reading of each falls in the same rhyme group."""
+    return bool(rhyme_groups(a) & rhyme_groups(b))
 
 
 def rhyme_rate(texts: list[str]) -> float:
@@ -208,16 +244,25 @@ def copied_lines(samples: list[str], training: set[str]) -> float:
     return sum(line in training for line in lines) / len(lines)
 
 
-def longest_copy(sample: str, corpus: str) -> int:
-    """The length of the longest run of the sample's characters (within one line) that occurs in
-    ``corpus``, the training text: 5 means a whole line was copied."""
-    if not isinstance(corpus, str) or not corpus:
-        fail("corpus", "the training text (a non-empty string)", type(corpus).__name__, error=TypeError)
+def line_pieces(texts: list[str]) -> frozenset[str]:
+    """Every run of consecutive characters within a line of the quatrains ``texts`` (1 to 5
+    characters): the index :func:`longest_copy` looks runs up in, built once for a training set."""
+    if not isinstance(texts, list) or not texts:
+        fail("texts", "a non-empty list of quatrains (the training stanzas)", repr(texts)[:60])
+    return frozenset(line[i:j] for t in texts for line in quatrain_lines(t)
+                     for i in range(LINE) for j in range(i + 1, LINE + 1))
+
+
+def longest_copy(sample: str, pieces: frozenset[str]) -> int:
+    """The length of the longest run of the sample's characters, within one line, that also occurs
+    within a line of the training stanzas (``pieces = line_pieces(train)``): 5 is a copied line."""
+    if not isinstance(pieces, frozenset) or not pieces:
+        fail("pieces", "the training stanzas' line_pieces(...)", type(pieces).__name__, error=TypeError)
     best = 0
     for line in quatrain_lines(sample):
         for i in range(LINE):
             j = i + best + 1          # only a longer run can improve on the best so far
-            while j <= LINE and line[i:j] in corpus:
+            while j <= LINE and line[i:j] in pieces:
                 best, j = j - i, j + 1
     return best
 
@@ -247,12 +292,14 @@ class QuatrainConstraint:
             [] if NEWLINE in self.tok.chars else ["\\n"])
         if missing:
             fail("tok", "a vocabulary with the quatrain's punctuation and a newline", f"one without {missing}")
+        if isinstance(self.heads, (list, tuple)):
+            fail("heads", "a string of four characters", type(self.heads).__name__, error=TypeError)
         if self.heads is not None:
             if not isinstance(self.heads, str) or len(self.heads) != LINES or not all(map(_CJK.fullmatch, self.heads)):
                 fail("heads", "four Chinese characters, one per line", repr(self.heads))
             unknown = [c for c in self.heads if c not in self.tok.chars]
             if unknown:
-                fail("heads", "characters of the model's vocabulary", f"{unknown} (never seen in training)",
+                fail("heads", "characters of the model's vocabulary", f"{unknown}, which it does not have",
                      "Choose other head characters")
         if not isinstance(self.rhyme, bool):
             fail("rhyme", "True or False", repr(self.rhyme), error=TypeError)
@@ -262,7 +309,8 @@ class QuatrainConstraint:
         check_tensor(idx, "idx", ndim=2, floating=False, what="token ids (B, T)")
         pos = idx.shape[1] - self.start
         if not 0 <= pos <= STANZA:
-            fail("idx", f"the prompt plus at most {STANZA} poem tokens", f"{pos} tokens after the prompt")
+            fail("idx", f"the prompt plus at most {STANZA} poem tokens", f"{pos} tokens after the prompt",
+                 "QuatrainConstraint.start must equal the prompt's length")
         masks = _masks(self.tok.chars)
         B, V = idx.shape[0], self.tok.vocab_size
         if pos == STANZA:
@@ -275,12 +323,15 @@ class QuatrainConstraint:
         if self.rhyme and pos == RHYME_AT[0]:    # a character that another one of the vocabulary rhymes with
             mask &= masks["rhymable"]
         if self.rhyme and pos == RHYME_AT[1]:    # one that rhymes with line 2's, but not the same one
-            for b in range(B):
-                target = int(idx[b, self.start + RHYME_AT[0]])
-                mask[b] = masks["group"](rhyme_group(self.tok.chars[target])) & (torch.arange(V) != target)
+            target = idx[:, self.start + RHYME_AT[0]].cpu()                        # (B,)
+            G = masks["groups"]                                                    # (V, 13)
+            mask &= (G[target].float() @ G.T.float() > 0) & (torch.arange(V) != target[:, None])
         return mask
 
     def __call__(self, idx: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        if logits.shape[-1] != self.tok.vocab_size:
+            fail("logits", f"scores over the tokenizer's {self.tok.vocab_size} tokens", f"{logits.shape[-1]}",
+                 "Use the tokenizer the model was trained with")
         return allowed_only(self.allowed)(idx, logits)
 
 
@@ -288,9 +339,8 @@ class QuatrainConstraint:
 def _masks(chars: str) -> dict:
     V = len(chars)
     onehot = lambda c: torch.arange(V) == chars.index(c)   # noqa: E731
-    groups = [rhyme_group(c) if _CJK.fullmatch(c) else None for c in chars]
-    size = {g: groups.count(g) for g in set(groups)}
+    names = list(RHYME_GROUPS)
+    G = torch.tensor([[g in _groups(c) for g in names] for c in chars])  # (V, 13): character c reads in group g
     return {COMMA: onehot(COMMA), STOP: onehot(STOP), "newline": onehot(NEWLINE),
-            "cjk": torch.tensor([bool(_CJK.fullmatch(c)) for c in chars]), "one": onehot,
-            "group": lambda g: torch.tensor([g is not None and x == g for x in groups]),
-            "rhymable": torch.tensor([g is not None and size[g] > 1 for g in groups])}
+            "cjk": torch.tensor([bool(_CJK.fullmatch(c)) for c in chars]), "one": onehot, "groups": G,
+            "rhymable": (G & (G.sum(0) > 1)).any(1)}   # in a group with another member

@@ -136,3 +136,10 @@ def test_text_batches_are_shifted_windows_and_resumable():
     assert torch.equal(next(c)[0], expected)
     with pytest.raises(ValueError, match="longer than block_size"):
         TextBatches(torch.arange(5), block_size=8, batch_size=2)
+
+
+def test_next_logits_equal_the_last_position_of_forward():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(0, 11, (3, 5))
+    assert torch.allclose(model.next_logits(idx), model(idx)[0][:, -1], atol=1e-6)

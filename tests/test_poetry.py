@@ -57,16 +57,30 @@ def test_split_is_by_poem_disjoint_and_fixed():
     assert not set(train) & set(held)
     assert train == poetry.split_stanzas(pairs, held_out=0.25)[0]
     assert len(train) + len(held) < len(pairs)       # held-out stanzas repeated in training were dropped
-    distinct = [(k, f"{k:05d}".translate(str.maketrans("0123456789", "零一二三四五六七八九")) + "，" + "山" * 5 + "。"
-                 + "水" * 5 + "，" + "花" * 5 + "。") for k in range(40)]
+    def stanza(k):   # 20 characters of its own, from the CJK block
+        c = [chr(0x4E00 + 20 * k + j) for j in range(20)]
+        return "".join(c[0:5]) + "，" + "".join(c[5:10]) + "。" + "".join(c[10:15]) + "，" + "".join(c[15:20]) + "。"
+    distinct = [(k, stanza(k)) for k in range(40)]
     train, held = poetry.split_stanzas(distinct, held_out=0.25)
     assert len(held) == 10 and len(train) == 30
+    # a variant of a training stanza (three lines within one character) is not held out
+    variant = [(0, JING_YE_SI), (1, JING_YE_SI.replace("床", "窗").replace("望", "看"))]
+    train, held = poetry.split_stanzas(variant, held_out=0.5)
+    assert len(train) == 1 and held == []
+    two_changed = JING_YE_SI.replace("床前", "窗外").replace("举头", "抬眼").replace("低头", "垂首")
+    train, held = poetry.split_stanzas([(0, JING_YE_SI), (1, two_changed)], held_out=0.5)
+    assert len(train) == 1 and len(held) == 1   # three lines differ in two characters: kept
+    with pytest.raises(ValueError, match="leaves some poems for training"):
+        poetry.split_stanzas([(0, JING_YE_SI), (1, two_changed)], held_out=0.9)
 
 
 def test_rhyme_groups_follow_mandarin_finals():
     assert poetry.rhymes("霜", "乡") and poetry.rhymes("光", "乡")        # uang, iang: one group
     assert poetry.rhymes("人", "春") and not poetry.rhymes("霜", "人")
     assert poetry.rhyme_group("，") is None and not poetry.rhymes("，", "，")
+    # every reading counts: 还 is hái and huán (Tang poets rhymed it with 关), 斜 is xié and xiá (with 家)
+    assert poetry.rhymes("还", "关") and poetry.rhymes("还", "来") and poetry.rhymes("斜", "家")
+    assert poetry.rhyme_group("还") == "ai" and poetry.rhyme_groups("还") >= {"ai", "an"}
     assert poetry.rhyme_rate([JING_YE_SI]) == 1.0
     assert poetry.rhyme_rate([JING_YE_SI.replace("乡", "人")]) == 0.0
 
@@ -74,9 +88,12 @@ def test_rhyme_groups_follow_mandarin_finals():
 def test_novelty_measures():
     training = {"床前明月光", "疑是地上霜"}
     assert poetry.copied_lines([JING_YE_SI], training) == 0.5
-    assert poetry.longest_copy(JING_YE_SI, "x床前明月光x") == 5
-    assert poetry.longest_copy(JING_YE_SI, "望明x") == 2
-    assert poetry.longest_copy(JING_YE_SI, "天") == 0
+    pieces = poetry.line_pieces(["白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"])
+    assert len(pieces) == 4 * 15 and "依山尽" in pieces and "尽，黄" not in pieces
+    assert poetry.longest_copy(JING_YE_SI, pieces) == 1                                  # 上
+    assert poetry.longest_copy(JING_YE_SI, poetry.line_pieces([JING_YE_SI.replace("乡", "国")])) == 5
+    assert poetry.longest_copy(JING_YE_SI, poetry.line_pieces(["望明山水天，一二三四五。六七八九十，百千万亿兆。"])) == 2
+    assert poetry.longest_copy(JING_YE_SI, poetry.line_pieces(["一二三四五，一二三四五。一二三四五，一二三四五。"])) == 0
 
 
 def tiny_gpt(tok, seed=0):
@@ -119,6 +136,8 @@ def test_no_constraint_is_plain_sampling_and_allowed_only_masks():
         model.generate(prompt, 1, processor=none)
     with pytest.raises(TypeError, match="boolean mask"):
         model.generate(prompt, 1, processor=allowed_only(lambda idx: torch.ones(3)))
+    with pytest.raises(ValueError, match="the logits' shape"):
+        model.generate(prompt, 1, processor=allowed_only(lambda idx: torch.ones(3, dtype=torch.bool)))
 
 
 def test_character_nll_counts_only_the_characters():
@@ -129,15 +148,21 @@ def test_character_nll_counts_only_the_characters():
     logp = logits.log_softmax(-1).gather(-1, rows[:, 1:, None])[..., 0]
     expected = -logp[:, [i for i in range(25) if i not in (5, 11, 17, 23, 24)]].mean().item()
     assert poetry.character_nll(model, rows, batch_size=2) == pytest.approx(expected, rel=1e-5)
+    per = poetry.character_nll(model, rows, per_stanza=True)
+    assert per.shape == (3,) and per.mean().item() == pytest.approx(expected, rel=1e-5)
     assert model.training    # restored
 
 
 def test_constraint_rejects_bad_settings():
     with pytest.raises(ValueError, match="heads must be four Chinese characters"):
         poetry.QuatrainConstraint(TOK, heads="白黄")
-    with pytest.raises(ValueError, match="never seen in training"):
+    with pytest.raises(ValueError, match="which it does not have"):
         poetry.QuatrainConstraint(TOK, heads="白黄入龙")
     with pytest.raises(ValueError, match="punctuation and a newline"):
         poetry.QuatrainConstraint(CharTokenizer.from_text("白黄"))
-    with pytest.raises(ValueError, match="at most 24 poem tokens"):
+    with pytest.raises(TypeError, match="heads must be a string"):
+        poetry.QuatrainConstraint(TOK, heads=list("白黄入春"))
+    with pytest.raises(ValueError, match="scores over the tokenizer's"):
+        poetry.QuatrainConstraint(TOK)(TOK.encode("\n")[None], torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="start must equal the prompt's length"):
         poetry.QuatrainConstraint(TOK).allowed(torch.zeros(1, 30, dtype=torch.long))

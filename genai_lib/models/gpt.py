@@ -164,6 +164,15 @@ class GPT(nn.Module):
             return logits, None
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
+    def next_logits(self, idx: torch.Tensor) -> torch.Tensor:
+        """The logits of the token after each sequence (B, vocab): the vocabulary projection is
+        applied to the last position only, which halves the cost of sampling a large vocabulary."""
+        self._check(idx)
+        x = self.embed(idx)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x[:, -1]))
+
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """Each layer's attention weights for a sequence: a list of (B, n_head, T, T)."""
@@ -192,8 +201,7 @@ class GPT(nn.Module):
         if processor is not None and not callable(processor):
             fail("processor", "a function (idx, logits) -> logits, or None", repr(processor)[:60], error=TypeError)
         for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.cfg.block_size:])
-            logits = logits[:, -1, :]                                               # (B, vocab)
+            logits = self.next_logits(idx[:, -self.cfg.block_size:])               # (B, vocab)
             if processor is not None:
                 logits = processor(idx, logits)
             if temperature == 0:
@@ -219,9 +227,12 @@ def allowed_only(allowed: Callable[[torch.Tensor], torch.Tensor]) -> LogitsProce
 
     def process(idx: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         mask = allowed(idx)
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != logits.shape:
-            got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
-            fail("allowed(idx)", f"a boolean mask of shape {tuple(logits.shape)}", got, error=TypeError)
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = f"dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+            fail("allowed(idx)", "a boolean mask (torch.bool)", got, error=TypeError)
+        if mask.shape != logits.shape:
+            fail("allowed(idx)", f"a mask of the logits' shape {tuple(logits.shape)}", f"shape {tuple(mask.shape)}",
+                 "Build it for the model's vocabulary")
         empty = ~mask.any(-1)
         if values_are_cheap(mask) and bool(empty.any()):
             fail("allowed(idx)", "a mask that allows at least one token in every row",
