@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import check, curation, grade, metrics, plot, poetry, presets, pretrained, runtime, student, tabular, utils, video
+from genai_lib import audio, check, curation, grade, metrics, music, plot, poetry, presets, pretrained, runtime, student, tabular, utils, video
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
-from genai_lib.models import editing, flow, gan, gmm, gpt, lora, rnn, unet, vae, vqvae, wavenet
+from genai_lib.models import editing, flow, gan, gmm, gpt, lora, ngram, rnn, unet, vae, vqvae, wavenet
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 IMG = torch.rand(4, 1, 28, 28)
@@ -230,6 +230,69 @@ ROWS = [
      "speed[1] must be a finite number >= 4.0"),
     ("centre_of_mass", lambda: video.centre_of_mass(torch.zeros(2, 8, 8)), ValueError,
      "centre of mass of a blank frame is undefined"),
+    # --- Chapter 7b: music
+    ("pitch_token", lambda: music.pitch_token(200), ValueError, "midi must be an integer between 12 and 119"),
+    ("duration_token", lambda: music.duration_token(0), ValueError, "quarter_length must be a note length"),
+    ("melody_notes", lambda: music.melody_notes(["C4"]), ValueError, "an even number of tokens"),
+    ("melody_notes pitch", lambda: music.melody_notes(["Db4", "d1"]), ValueError, "tokens[0] must be a pitch"),
+    ("melody_tokens", lambda: music.melody_tokens(["C4", "d1"]), TypeError, "melody must be a music21 Stream"),
+    ("tokens_to_stream", lambda: music.tokens_to_stream(["C4", "d1"], mode="dorian"), ValueError,
+     "mode must be one of"),
+    ("tokens_to_stream bpm", lambda: music.tokens_to_stream(["C4", "d1"], bpm=0), ValueError, "bpm must be"),
+    ("write_melody", lambda: music.write_melody(["C4", "d1"], "melody.pdf"), ValueError,
+     "path must be a file name ending in"),
+    ("load_bach_chorales progress", lambda: music.load_bach_chorales(progress="yes"), TypeError,
+     "progress must be True or False"),
+    ("chorale_record", lambda: music.chorale_record("bwv66.6"), TypeError, "score must be a music21 Score"),
+    ("load_bach_chorales", lambda: music.load_bach_chorales(time_signature=4), TypeError,
+     "time_signature must be a string"),
+    ("tune_groups", lambda: music.tune_groups([]), ValueError, "melodies must be a non-empty list"),
+    ("split_chorales", lambda: music.split_chorales([{"tokens": []}] * 2, held_out=1.5), ValueError,
+     "held_out must be"),
+    ("split_chorales chorales", lambda: music.split_chorales([["C4", "d1"]]), ValueError,
+     "chorales must be a list of at least two chorale dicts"),
+    ("MelodyVocab", lambda: music.MelodyVocab(("C4", "d1")), ValueError, "tokens must be distinct tokens starting with"),
+    ("MelodyVocab.from_melodies", lambda: music.MelodyVocab.from_melodies([]), ValueError,
+     "melodies must be a non-empty list"),
+    ("MelodyVocab.encode", lambda: music.MelodyVocab.from_melodies([["C4", "d1"]]).encode(["C7", "d1"]), ValueError,
+     "tokens must be tokens of the vocabulary"),
+    ("MelodyVocab.decode", lambda: music.MelodyVocab.from_melodies([["C4", "d1"]]).decode([99]), ValueError,
+     "ids must be token ids in [0, 6)"),
+    ("MelodyVocab.melody", lambda: music.MelodyVocab.from_melodies([["C4", "d1"]]).melody([1.5]), ValueError,
+     "ids must be token ids"),
+    ("MelodyVocab.allowed", lambda: music.MelodyVocab.from_melodies([["C4", "d1"]]).allowed(torch.tensor([[9]])),
+     ValueError, "idx must be token ids in [0, 6)"),
+    ("NGramConfig", lambda: ngram.NGramConfig(k=0), ValueError, "NGramConfig.k must be a finite number > 0"),
+    ("NGramConfig weights", lambda: ngram.NGramConfig(n=2, weights=(0.5, 0.6)), ValueError,
+     "NGramConfig.weights must be None, or a tuple of n = 2"),
+    ("NGram.order_probs", lambda: ngram.NGram(ngram.NGramConfig(n=3), 4).order_probs([9, 0]), ValueError,
+     "history must be a list of at least n - 1 = 2 token ids"),
+    ("NGram.target_order_probs", lambda: ngram.NGram(ngram.NGramConfig(), 4).target_order_probs([]), ValueError,
+     "sequences must be a non-empty list"),
+    ("NGram", lambda: ngram.NGram(ngram.NGramConfig(), 0), ValueError, "vocab_size must be an integer >= 1"),
+    ("NGram.fit", lambda: ngram.NGram(ngram.NGramConfig(), 4).fit([torch.tensor([0, 9])]), ValueError,
+     "sequences[i] must be at least 2 ids in [0, 4)"),
+    ("NGram.probs", lambda: ngram.NGram(ngram.NGramConfig(n=4), 4).probs([0]), ValueError,
+     "history must be a list of at least n - 1 = 3 token ids"),
+    ("NGram.nll", lambda: ngram.NGram(ngram.NGramConfig(), 4).nll([]), ValueError, "sequences must be a non-empty list"),
+    ("NGram.generate", lambda: ngram.NGram(ngram.NGramConfig(), 4).generate(torch.tensor([[0.0]]), 2), TypeError,
+     "idx must be token ids (B, T)"),
+    ("sequence_nll", lambda: music.sequence_nll(small_gpt(), [torch.zeros(3)]), TypeError, "sequences[i] must be"),
+    ("sequence_nll model", lambda: music.sequence_nll(nn.Linear(2, 2), [torch.zeros(3, dtype=torch.long)]), TypeError,
+     "model must be a language model with cfg.block_size"),
+    ("sequence_nll short", lambda: music.sequence_nll(small_gpt(), [torch.zeros(1, dtype=torch.long)]), ValueError,
+     "sequences[i] must be at least 2 token ids"),
+    ("pitch_class_histogram", lambda: music.pitch_class_histogram("C4 d1"), ValueError,
+     "melodies must be a non-empty list"),
+    ("interval_histogram", lambda: music.interval_histogram([["C4", "d1"]], max_interval=0), ValueError,
+     "max_interval must be an integer >= 1"),
+    ("in_key_share", lambda: music.in_key_share([["C4", "d1"]], "dorian"), ValueError, "mode must be one of"),
+    ("copied_windows", lambda: music.copied_windows([["C4", "d1"]], [["C4", "d1"]], n=8), ValueError,
+     "samples must be melodies of at least n=8 notes"),
+    ("longest_copy", lambda: music.longest_copy([], [["C4", "d1"]]), ValueError, "samples must be a non-empty list"),
+    ("SynthConfig", lambda: audio.SynthConfig(sample_rate=100), ValueError,
+     "SynthConfig.sample_rate must be an integer >= 1000"),
+    ("synthesize", lambda: audio.synthesize(["C4", "d1"], "fast"), TypeError, "cfg must be a SynthConfig"),
     # --- Chapter 7a: poetry
     ("load_tang_poems", lambda: poetry.load_tang_poems(files=()), ValueError, "files must be a non-empty tuple"),
     ("stanzas", lambda: poetry.stanzas(["床前明月光"]), TypeError, "poems must be a list of poems"),
@@ -612,7 +675,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, plot, poetry, video, wavenet, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
+    modules = [gt, gd, metrics, music, audio, ngram, plot, poetry, video, wavenet, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",

@@ -14,4 +14,5 @@ from .ch05 import affine_flow_log_prob, q_sample, alpha_bar, ddim_step
 from .ch06 import detector_scores, balancing_weights
 from .ch07 import noise_level_step, repaint_jump, ks_statistic, auroc, cost_per_1000, typicality_score
 from .ch07a import unigram_nll, constrained_probs
+from .ch07b import midi_frequency, add_k_probs
 from .reference import or_reference
