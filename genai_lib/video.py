@@ -107,3 +107,80 @@ def centre_of_mass(frames: torch.Tensor) -> torch.Tensor:
     row = (frames.sum(-1) * r).sum(-1) / mass                                # (...)
     col = (frames.sum(-2) * c).sum(-1) / mass
     return torch.stack([row, col], -1)                                       # (..., 2)
+
+
+# --- Motion by shifting pixels (a video model that moves the last frame rather than redrawing it)
+
+
+def _check_frames(x: torch.Tensor, name: str) -> torch.Tensor:
+    check_tensor(x, name, ndim=3, floating=True, what="frames (N, H, W)")
+    check_finite(x, name)
+    return x
+
+
+def advect(frames: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Move each frame by a mixture of whole-pixel shifts: (N, H, W), (N, K, K) => (N, H, W).
+
+    $\\hat x = \\sum_{d} w_d\\, S_d\\, x$, where $S_d x$ is $x$ moved by $d = (d_r, d_c)$ pixels
+    (down and right; zeros enter at the edges, pixels that leave are lost) and
+    ``kernels[n, R + dr, R + dc]`` $= w_d$ with $R = (K - 1)/2$. A one-hot kernel moves the frame
+    by one shift; a spread kernel blurs it. This is the "convolutional dynamic neural advection"
+    of Finn et al. (2016) with one kernel per frame.
+    """
+    _check_frames(frames, "frames")
+    check_tensor(kernels, "kernels", ndim=3, floating=True, what="shift weights (N, K, K)")
+    K = kernels.shape[-1]
+    if kernels.shape[0] != frames.shape[0] or kernels.shape[1] != K or K % 2 == 0:
+        fail("kernels", f"odd square weights (N, K, K) with N = {frames.shape[0]} (one per frame)",
+             f"shape {tuple(kernels.shape)}", "Use K = 2 * max_shift + 1")
+    R, (N, H, W) = K // 2, frames.shape
+    padded = torch.nn.functional.pad(frames, (R, R, R, R))                  # (N, H + 2R, W + 2R)
+    # out[n, i, j] = sum_ab padded[n, i + a, j + b] w'[a, b] with w' the kernel flipped: a = R - dr
+    weight = kernels.flip(-2, -1).to(frames.dtype)[:, None]                 # (N, 1, K, K)
+    return torch.nn.functional.conv2d(padded[None], weight, groups=N)[0]   # (N, H, W)
+
+
+def shift_errors(prev: torch.Tensor, nxt: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Squared error of every whole-pixel shift of ``prev`` against ``nxt``: (N, K, K), K = 2R + 1.
+
+    ``out[n, R + dr, R + dc]`` $= \\lVert x_{\\text{next}} - S_d\\, x_{\\text{prev}} \\rVert^2$ (the
+    shift of :func:`advect`), from $\\lVert a - b \\rVert^2 = \\lVert a \\rVert^2 + \\lVert b \\rVert^2 -
+    2\\langle a, b\\rangle$: one correlation and box sums, not K² shifted copies.
+    """
+    _check_frames(prev, "prev")
+    _check_frames(nxt, "nxt")
+    if prev.shape != nxt.shape:
+        fail("nxt", f"frames of the same shape as prev {tuple(prev.shape)}", f"shape {tuple(nxt.shape)}")
+    R = check_int(max_shift, "max_shift", low=0)
+    N, H, W = prev.shape
+    K = 2 * R + 1
+    padded = torch.nn.functional.pad(prev, (R, R, R, R))                    # (N, H + 2R, W + 2R)
+    # <nxt, S_d prev> = sum_ij padded[n, i + R - dr, j + R - dc] nxt[n, i, j]
+    cross = torch.nn.functional.conv2d(padded[None], nxt[:, None], groups=N)[0]   # (N, K, K), a = R - dr
+    # ||S_d prev||^2: the mass of prev^2 left inside the frame, by box sums of an integral image
+    s = torch.nn.functional.pad(padded.square().cumsum(1).cumsum(2), (1, 0, 1, 0))  # (N, H+2R+1, W+2R+1)
+    a = torch.arange(K, device=prev.device)
+    r0, c0 = a[:, None], a[None, :]                                         # (K, 1), (1, K)
+    energy = s[:, r0 + H, c0 + W] - s[:, r0, c0 + W] - s[:, r0 + H, c0] + s[:, r0, c0]  # (N, K, K)
+    err = nxt.square().sum((-2, -1))[:, None, None] + energy - 2 * cross
+    return err.flip(-2, -1).clamp_min(0)                                    # index R + dr, R + dc
+
+
+def crop_around(frames: torch.Tensor, centres: torch.Tensor, size: int = DIGIT) -> torch.Tensor:
+    """The ``size`` x ``size`` window of each frame (N, H, W) centred on ``centres`` (N, 2) (row, col).
+
+    The window is moved inside the frame where the centre is too close to an edge, so every crop
+    is whole: e.g. to read a moving digit with a classifier trained on 28x28 MNIST images.
+    """
+    _check_frames(frames, "frames")
+    check_tensor(centres, "centres", ndim=2, floating=True, what="centres (N, 2)")
+    N, H, W = frames.shape
+    if centres.shape != (N, 2):
+        fail("centres", f"one (row, col) per frame, shape ({N}, 2)", f"shape {tuple(centres.shape)}")
+    check_int(size, "size", 1, min(H, W), fix=f"The frames are {H}x{W}")
+    top = (centres - (size - 1) / 2).round().long()                         # (N, 2) top-left corner
+    top = torch.stack([top[:, 0].clamp(0, H - size), top[:, 1].clamp(0, W - size)], 1)
+    i = torch.arange(size, device=frames.device)
+    rows = (top[:, 0, None] + i)[:, :, None]                                # (N, size, 1)
+    cols = (top[:, 1, None] + i)[:, None, :]                                # (N, 1, size)
+    return frames[torch.arange(N, device=frames.device)[:, None, None], rows, cols]  # (N, size, size)

@@ -99,6 +99,71 @@ def test_centre_of_mass_pinned():
     assert centre_of_mass(img).tolist() == [[3.0, 5.0], [3.0, 4.5]]
 
 
+def naive_shift(x, dr, dc):
+    """x (N, H, W) moved dr rows down and dc columns right, zeros entering: the definition, by loops."""
+    out = torch.zeros_like(x)
+    H, W = x.shape[-2:]
+    for i in range(H):
+        for j in range(W):
+            if 0 <= i - dr < H and 0 <= j - dc < W:
+                out[:, i, j] = x[:, i - dr, j - dc]
+    return out
+
+
+def test_advect_one_hot_kernels_shift_and_spread_kernels_mix():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 9, 11, generator=g)
+    R = 2
+    for dr in range(-R, R + 1):
+        for dc in range(-R, R + 1):
+            k = torch.zeros(3, 2 * R + 1, 2 * R + 1)
+            k[:, R + dr, R + dc] = 1.0
+            assert torch.allclose(video.advect(x, k), naive_shift(x, dr, dc), atol=1e-6), (dr, dc)
+    w = torch.rand(3, 5, 5, generator=g)
+    mix = sum(w[:, R + dr, R + dc, None, None] * naive_shift(x, dr, dc)
+              for dr in range(-R, R + 1) for dc in range(-R, R + 1))
+    assert torch.allclose(video.advect(x, w), mix, atol=1e-5)
+    # a pixel moved one row down and two columns left
+    one = torch.zeros(1, 5, 5)
+    one[0, 2, 2] = 1.0
+    k = torch.zeros(1, 5, 5)
+    k[0, R + 1, R - 2] = 1.0
+    assert video.advect(one, k)[0].nonzero().tolist() == [[3, 0]]
+
+
+def test_shift_errors_match_the_definition_and_find_the_true_shift():
+    g = torch.Generator().manual_seed(1)
+    prev, nxt = torch.rand(2, 10, 12, generator=g), torch.rand(2, 10, 12, generator=g)
+    R = 3
+    err = video.shift_errors(prev, nxt, R)
+    assert err.shape == (2, 7, 7)
+    for dr in range(-R, R + 1):
+        for dc in range(-R, R + 1):
+            want = (nxt - naive_shift(prev, dr, dc)).square().sum((-2, -1))
+            assert torch.allclose(err[:, R + dr, R + dc], want, atol=1e-4), (dr, dc)
+    # a digit moved by (2, -1) inside the frame: that shift, and only it, has zero error
+    clips, info = moving_mnist(DIGITS, 3, frames=2, size=36, speed=(1.0, 2.0), seed=3)
+    x = clips[:, :, 0]
+    e = video.shift_errors(x[:, 0], x[:, 1], 4).flatten(1)                # (3, 81)
+    d = info["positions"][:, 0, 1] - info["positions"][:, 0, 0]          # (3, 2) the true moves
+    assert torch.equal(e.argmin(1), (d[:, 0] + 4) * 9 + (d[:, 1] + 4))
+    assert float(e.min(1).values.max()) < 1e-3
+
+
+def test_crop_around_centres_and_stays_inside():
+    frames = torch.arange(40.0)[:, None].expand(40, 40).repeat(3, 1, 1)   # pixel value = its row
+    centres = torch.tensor([[20.0, 20.0], [0.0, 39.0], [13.5, 13.5]])
+    crops = video.crop_around(frames, centres, size=28)
+    assert crops.shape == (3, 28, 28)
+    assert crops[0, 0, 0] == 6 and crops[1, 0, 0] == 0 and crops[2, 0, 0] == 0   # moved inside the frame
+    # a symmetric digit (centre of mass at 13.5, 13.5) drawn anywhere is cropped back exactly
+    digit = torch.zeros(1, 28, 28)
+    digit[0, 6:22, 7:21] = 0.8
+    clips, _ = moving_mnist(digit, 4, frames=3, size=48, seed=4)
+    x = clips[:, 2, 0]
+    assert torch.equal(video.crop_around(x, centre_of_mass(x), size=28), digit.expand(4, 28, 28))
+
+
 # (id, call, exception, message fragment): the same format as tests/test_bad_input.py
 ROWS = [
     ("moving_mnist digits shape", lambda: video.moving_mnist(torch.rand(4, 32, 32), 2), ValueError,
@@ -133,6 +198,18 @@ ROWS = [
      "non-negative intensities"),
     ("centre_of_mass integers", lambda: video.centre_of_mass(torch.ones(2, 8, 8, dtype=torch.long)), TypeError,
      "floating-point"),
+    ("advect kernel shape", lambda: video.advect(torch.rand(2, 8, 8), torch.rand(2, 4, 4)), ValueError,
+     "kernels must be odd square weights (N, K, K) with N = 2"),
+    ("advect frames 4-D", lambda: video.advect(torch.rand(2, 1, 8, 8), torch.rand(2, 3, 3)), ValueError,
+     "frames must be frames (N, H, W) with 3 dimensions"),
+    ("shift_errors shapes", lambda: video.shift_errors(torch.rand(2, 8, 8), torch.rand(2, 8, 9), 1), ValueError,
+     "nxt must be frames of the same shape as prev (2, 8, 8)"),
+    ("shift_errors max_shift", lambda: video.shift_errors(torch.rand(2, 8, 8), torch.rand(2, 8, 8), -1),
+     ValueError, "max_shift must be an integer >= 0"),
+    ("crop_around centres", lambda: video.crop_around(torch.rand(2, 40, 40), torch.rand(3, 2)), ValueError,
+     "centres must be one (row, col) per frame, shape (2, 2)"),
+    ("crop_around size", lambda: video.crop_around(torch.rand(2, 20, 20), torch.rand(2, 2)), ValueError,
+     "size must be an integer"),
 ]
 
 
