@@ -18,6 +18,7 @@ class SynthConfig:
     release: float = 0.04                     # seconds of fade-out at the end of each note (no clicks)
     decay: float = 1.5                        # per second: exp(-decay t) after the attack
     gain: float = 0.5                         # the peak amplitude
+    tuning: float = 440.0                     # Hz of A4 (MIDI 69); 452.9 is a quarter tone sharp
 
     def __post_init__(self):
         check_int(self.sample_rate, "SynthConfig.sample_rate", low=1000)
@@ -28,12 +29,14 @@ class SynthConfig:
         for name in ("attack", "release", "decay"):
             check_number(getattr(self, name), f"SynthConfig.{name}", 0)
         check_number(self.gain, "SynthConfig.gain", 0, 1, low_open=True)
+        check_number(self.tuning, "SynthConfig.tuning", 0, low_open=True)
 
 
 def synthesize(tokens: list[str], cfg: SynthConfig = SynthConfig()) -> np.ndarray:
     """The melody as a waveform (float32 in [-gain, gain]) for ``IPython.display.Audio(wave, rate=sr)``.
 
-    Additive synthesis: a note of frequency $f = 440 \\cdot 2^{(m - 69)/12}$ Hz (MIDI pitch $m$) is
+    Additive synthesis: a note of frequency $f = f_{A4} \\cdot 2^{(m - 69)/12}$ Hz (MIDI pitch $m$,
+    $f_{A4}$ = ``cfg.tuning``, 440 Hz by default) is
     $\\sum_h a_h \\sin(2\\pi h f t) / \\sum_h a_h$ times an envelope that fades in, decays and fades
     out; harmonics above the Nyquist frequency are left out (they would alias).
     """
@@ -49,7 +52,7 @@ def synthesize(tokens: list[str], cfg: SynthConfig = SynthConfig()) -> np.ndarra
         if midi is None:
             pieces.append(np.zeros_like(t))
             continue
-        f = 440.0 * 2 ** ((midi - 69) / 12)
+        f = cfg.tuning * 2 ** ((midi - 69) / 12)
         h = np.arange(1, len(a) + 1)
         keep = h * f < sr / 2
         tone = (a[keep, None] * np.sin(2 * np.pi * f * h[keep, None] * t)).sum(0) / a.sum()

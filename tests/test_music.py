@@ -298,6 +298,18 @@ def test_synthesizer_shape_range_pitch_and_determinism():
     assert peaks[880] > 10 * peaks[np.r_[1:870, 890:1001]].max()        # no aliased harmonic (240 Hz)
 
 
+def test_synthesizer_tuning_moves_every_pitch():
+    sharp = audio.SynthConfig(sample_rate=8000, bpm=60, tuning=440 * 2 ** (0.5 / 12))   # a quarter tone up
+    wave = audio.synthesize(["A4", "d1", "E5", "d1"], sharp)
+    for note, f in ((wave[:8000], 452.89), (wave[8000:], 452.89 * 2 ** (7 / 12))):
+        spectrum = np.abs(np.fft.rfft(note))                               # 1 s per note: 1 Hz bins
+        assert np.argmax(spectrum) == pytest.approx(f, abs=1)
+    assert np.array_equal(audio.synthesize(["A4", "d1"], audio.SynthConfig(sample_rate=8000, tuning=440.0)),
+                          audio.synthesize(["A4", "d1"], audio.SynthConfig(sample_rate=8000)))   # the default
+    with pytest.raises(ValueError, match="SynthConfig.tuning"):
+        audio.SynthConfig(tuning=0)
+
+
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="an even number of tokens"):
         music.melody_notes(["C4"])
