@@ -10,9 +10,10 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXERCISE = re.compile(r"^::::\{exercise\} (\d+[a-e]?\.\d+): (.+)\n:label: (ex-[\w-]+)\n:nonumber:$", re.M)
+EXERCISE = re.compile(r"^::::\{exercise\} (\d+[a-z]?\.\d+): (.+)\n:label: (ex-[\w-]+)\n:nonumber:$", re.M)
 CHAPTERS = {1: "What generative AI is", 2: "Variational autoencoders", 3: "Sequence models and GPT",
-            4: "Generative adversarial networks", 5: "Flows and diffusion", 6: "Data", 7: "Applications"}
+            4: "Generative adversarial networks", 5: "Flows and diffusion", 6: "Data", 7: "Applications",
+            8: "Evaluation, privacy and responsibility"}
 
 
 def exercises(path: Path) -> list[tuple[str, str, str, bool]]:

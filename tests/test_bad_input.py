@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_lib import audio, check, curation, grade, metrics, music, plot, poetry, presets, pretrained, runtime, student, tabular, utils, video
+from genai_lib import audio, check, curation, evaluation, grade, privacy, watermark, metrics, music, plot, poetry, presets, pretrained, runtime, student, tabular, utils, video
 from genai_lib import data as gd
 from genai_lib import train as gt
 from genai_lib.models import diffusion as gdiff
@@ -219,6 +219,14 @@ ROWS = [
                                                                         temperature=-1), ValueError,
      "temperature must be a finite number >= 0"),
     # --- Moving MNIST (video)
+    ("advect kernel shape", lambda: video.advect(torch.rand(2, 8, 8), torch.rand(2, 4, 4)), ValueError,
+     "kernels must be odd square weights (N, K, K) with N = 2"),
+    ("shift_errors shapes", lambda: video.shift_errors(torch.rand(2, 8, 8), torch.rand(2, 8, 9), 1), ValueError,
+     "nxt must be frames of the same shape as prev (2, 8, 8)"),
+    ("shift_errors max_shift", lambda: video.shift_errors(torch.rand(2, 8, 8), torch.rand(2, 8, 8), -1),
+     ValueError, "max_shift must be an integer >= 0"),
+    ("crop_around centres", lambda: video.crop_around(torch.rand(2, 40, 40), torch.rand(3, 2)), ValueError,
+     "centres must be one (row, col) per frame, shape (2, 2)"),
     ("moving_mnist digits shape", lambda: video.moving_mnist(torch.rand(4, 32, 32), 2), ValueError,
      "digits must be MNIST digits of shape (N, 28, 28) or (N, 1, 28, 28)"),
     ("moving_mnist 0-255 digits", lambda: video.moving_mnist(IMG * 255, 2), ValueError, "divide by 255"),
@@ -290,9 +298,96 @@ ROWS = [
     ("copied_windows", lambda: music.copied_windows([["C4", "d1"]], [["C4", "d1"]], n=8), ValueError,
      "samples must be melodies of at least n=8 notes"),
     ("longest_copy", lambda: music.longest_copy([], [["C4", "d1"]]), ValueError, "samples must be a non-empty list"),
+    ("SynthConfig", lambda: audio.SynthConfig(tuning=0), ValueError,
+     "SynthConfig.tuning must be a finite number > 0"),
     ("SynthConfig", lambda: audio.SynthConfig(sample_rate=100), ValueError,
      "SynthConfig.sample_rate must be an integer >= 1000"),
     ("synthesize", lambda: audio.synthesize(["C4", "d1"], "fast"), TypeError, "cfg must be a SynthConfig"),
+    # --- Chapter 8a: evaluation (people and metrics)
+    ("binomial_ci", lambda: evaluation.binomial_ci(5, 3), ValueError, "k must be an integer between 0 and 3"),
+    ("binomial_ci method", lambda: evaluation.binomial_ci(1, 3, method="wald"), ValueError,
+     "method must be 'wilson' or 'exact'"),
+    ("binomial_ci level", lambda: evaluation.binomial_ci(1, 3, level=95), ValueError, "level must be a finite number in (0, 1)"),
+    ("sample_size", lambda: evaluation.sample_size(0.5, 0.5), ValueError, "p1 must be different from p0"),
+    ("sample_size power", lambda: evaluation.sample_size(0.5, 0.6, power=80), ValueError, "power must be a finite number"),
+    ("power", lambda: evaluation.power(0.5, 0.6, 0), ValueError, "n must be an integer >= 1"),
+    ("cohen_kappa", lambda: evaluation.cohen_kappa([[1, 2, 3], [4, 5, 6]]), ValueError, "a must be a square table"),
+    ("cohen_kappa ratings", lambda: evaluation.cohen_kappa([0.5, 1.0], [0.0, 1.0]), TypeError,
+     "a, b must be integer categories"),
+    ("cohen_kappa one category", lambda: evaluation.cohen_kappa([[5, 0], [0, 0]]), ValueError,
+     "ratings that use at least two categories"),
+    ("fleiss_kappa", lambda: evaluation.fleiss_kappa([[1, 2], [3, 3]]), ValueError,
+     "rows all sum to the same number of raters"),
+    ("bootstrap_ci", lambda: evaluation.bootstrap_ci(np.mean, np.ones(1)), ValueError,
+     "samples[0] must be an array or tensor with at least 2 rows"),
+    ("bootstrap_ci statistic", lambda: evaluation.bootstrap_ci("mean", np.ones(5)), TypeError,
+     "statistic must be a function of the samples"),
+    ("bootstrap_ci method", lambda: evaluation.bootstrap_ci(np.mean, np.ones(5), method="bca"), ValueError,
+     "method must be 'percentile' or 'basic'"),
+    ("bootstrap_ci vector statistic", lambda: evaluation.bootstrap_ci(lambda x: x * 2, np.ones(5)), ValueError,
+     "statistic must be a function returning one number"),
+    ("bootstrap_ci nan statistic", lambda: evaluation.bootstrap_ci(lambda x: np.nan, np.ones(5)), ValueError,
+     "statistic must be a function returning a finite number"),
+    ("cohen_kappa one category ratings", lambda: evaluation.cohen_kappa([0, 0], [0, 0]), ValueError,
+     "a must be ratings that use at least two categories"),
+    ("fleiss_kappa fractional", lambda: evaluation.fleiss_kappa([[1.5, 1.5], [2, 1]]), ValueError,
+     "counts must be whole numbers of raters"),
+    ("fit_inverse_n", lambda: evaluation.fit_inverse_n([100, 100], [1.0, 2.0]), ValueError,
+     "at least two different sample sizes"),
+    ("two_afc_rounds", lambda: evaluation.two_afc_rounds(10, 10), ValueError,
+     "n_attention must be an integer between 0 and 9"),
+    ("manifold_membership", lambda: evaluation.manifold_membership(FEATS, torch.randn(20, 4)), ValueError,
+     "fake_features must be features of the same size as real_features (3)"),
+    # --- Chapter 8b: memorization and privacy
+    ("roc empty", lambda: privacy.roc([], [0.1]), ValueError, "member_scores must be a non-empty 1-D array"),
+    ("roc nan", lambda: privacy.roc([0.1, float("nan")], [0.2]), ValueError, "member_scores must be finite values"),
+    ("loss_attack 2-D", lambda: privacy.loss_attack(np.ones((2, 2)), [1.0]), ValueError,
+     "member_losses must be a non-empty 1-D array"),
+    ("loss_attack max_fpr", lambda: privacy.loss_attack([1.0], [2.0], max_fpr=5), ValueError, "max_fpr must be"),
+    ("exposure not a candidate", lambda: privacy.exposure(-1.0, [-2.0, -3.0]), ValueError,
+     "candidate_logprobs must be the log-probabilities of all candidates, the canary's among them"),
+    ("continuation_logprobs model", lambda: privacy.continuation_logprobs(nn.Linear(2, 2), torch.tensor([1]),
+                                                                          torch.tensor([0, 1]), 2), TypeError,
+     "model must be a next-token model with next_logits"),
+    ("continuation_logprobs too many", lambda: privacy.continuation_logprobs(
+        gpt.GPT(gpt.GPTConfig(vocab_size=30, block_size=8, n_layer=1, n_head=1, n_embd=8)), torch.tensor([1]),
+        torch.arange(26), 6), ValueError, "length must be at most 10 million continuations"),
+    ("DPConfig epsilon", lambda: privacy.DPConfig(target_epsilon=-1), ValueError, "DPConfig.target_epsilon must be"),
+    ("dp_fit batch mean", lambda: privacy.dp_fit(nn.Linear(1, 2), torch.randn(10, 2),
+                                                 lambda m, b: (b - m(torch.ones(len(b), 1))).pow(2).mean(),
+                                                 privacy.DPConfig(epochs=1)), ValueError,
+     "per_example_loss must be one loss per example"),
+    ("dp_fit cfg", lambda: privacy.dp_fit(nn.Linear(1, 2), torch.randn(10, 2), lambda m, b: b.sum(1), {}), TypeError,
+     "cfg must be a DPConfig"),
+    # --- Chapter 8c: watermarks
+    ("WatermarkConfig gamma", lambda: watermark.WatermarkConfig(gamma=1.0), ValueError,
+     "WatermarkConfig.gamma must be a finite number in (0, 1)"),
+    ("WatermarkConfig delta", lambda: watermark.WatermarkConfig(delta=-1.0), ValueError,
+     "WatermarkConfig.delta must be a finite number >= 0"),
+    ("WatermarkConfig key", lambda: watermark.WatermarkConfig(key=-5), ValueError,
+     "WatermarkConfig.key must be an integer between 0 and"),
+    ("WatermarkConfig context", lambda: watermark.WatermarkConfig(context=0), ValueError,
+     "WatermarkConfig.context must be an integer between 1 and 8"),
+    ("green_size", lambda: watermark.green_size(1, watermark.WatermarkConfig()), ValueError,
+     "vocab_size must be an integer >= 2"),
+    ("green_mask", lambda: watermark.green_mask(torch.zeros(2, 3, dtype=torch.long), 65, watermark.WatermarkConfig()),
+     ValueError, "prev_tokens must be (B, context) = (B, 1) token ids"),
+    ("green_mask ids", lambda: watermark.green_mask(torch.full((2, 1), 65), 65, watermark.WatermarkConfig()),
+     ValueError, "prev_tokens must be token ids in [0, 65)"),
+    ("green_mask cfg", lambda: watermark.green_mask(torch.zeros(2, 1, dtype=torch.long), 65, {"gamma": 0.25}),
+     TypeError, "cfg must be a WatermarkConfig"),
+    ("watermark_logits", lambda: watermark.watermark_logits(watermark.WatermarkConfig(), 65)(
+        torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 50)), ValueError,
+     "logits must be (B, vocab) logits with vocab = 65"),
+    ("watermark_logits prompt", lambda: watermark.watermark_logits(watermark.WatermarkConfig(context=3), 65)(
+        torch.zeros(1, 2, dtype=torch.long), torch.zeros(1, 65)), ValueError,
+     "idx must be sequences of at least context = 3 tokens"),
+    ("detect", lambda: watermark.detect(torch.zeros(10), 65, watermark.WatermarkConfig()), TypeError,
+     "tokens must be token ids (T,) or (B, T) of integer ids"),
+    ("detect short", lambda: watermark.detect(torch.zeros(1, dtype=torch.long), 65, watermark.WatermarkConfig()),
+     ValueError, "tokens must be at least context + 1 = 2 tokens per text"),
+    ("detect shape", lambda: watermark.detect(torch.zeros(2, 2, 5, dtype=torch.long), 65, watermark.WatermarkConfig()),
+     ValueError, "tokens must be token ids (T,) or (B, T)"),
     # --- Chapter 7a: poetry
     ("load_tang_poems", lambda: poetry.load_tang_poems(files=()), ValueError, "files must be a non-empty tuple"),
     ("stanzas", lambda: poetry.stanzas(["床前明月光"]), TypeError, "poems must be a list of poems"),
@@ -675,7 +770,7 @@ def test_the_table_has_one_row_per_public_function():
     they report a wrong answer, tested below)."""
     import inspect
 
-    modules = [gt, gd, metrics, music, audio, ngram, plot, poetry, video, wavenet, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
+    modules = [gt, gd, metrics, evaluation, privacy, watermark, music, audio, ngram, plot, poetry, video, wavenet, presets, pretrained, runtime, student, utils, curation, tabular, editing, grade,
                vae, gpt, rnn, lora, gan, gdiff, unet, flow, gmm, vqvae]
     exempt = {  # nothing to get wrong, or checked through the row of the class they belong to
         "default_optimizers", "default_training_step", "model_identity", "check_compatible", "check_finite_weights",
@@ -694,6 +789,8 @@ def test_the_table_has_one_row_per_public_function():
         # layers inside a model whose public methods check the input first
         "CausalSelfAttention.forward", "Block.forward", "ResBlock.forward", "LoRALinear.forward",
         "AffineCoupling.inverse",
+        # the per-example wrapper and reducer inside privacy.dp_fit, which checks its inputs
+        "_PerExample.forward", "_Reduce.forward",
     }
     for m in modules:
         for cname, cls in vars(m).items():

@@ -15,4 +15,9 @@ from .ch06 import detector_scores, balancing_weights
 from .ch07 import noise_level_step, repaint_jump, ks_statistic, auroc, cost_per_1000, typicality_score
 from .ch07a import unigram_nll, constrained_probs
 from .ch07b import midi_frequency, add_k_probs
+from .ch08a import wilson_interval, kappa_from_table
+from .ch08c import watermark_z, green_share_needed
+from .ch08b import canary_exposure, dp_auroc_bound
+from .ch07f import mu_law_codes, receptive_field_size
+from .ch07g import reflect_position, shift_responsibilities
 from .reference import or_reference
