@@ -81,7 +81,8 @@ def green_mask(prev_tokens: torch.Tensor, vocab_size: int, cfg: WatermarkConfig)
 def watermark_logits(cfg: WatermarkConfig, vocab_size: int):
     """A processor for :meth:`GPT.generate`: ``processor(idx, logits)`` adds delta to the logits of
     the green list that the last ``context`` tokens of each sequence select. The prompt needs at
-    least ``context`` tokens."""
+    least ``context`` tokens. ``GPT.generate`` divides the logits by the temperature *after*
+    the processor, so the effective bias is delta / temperature."""
     _check_config(cfg)
     green_size(vocab_size, cfg)
 
@@ -126,7 +127,8 @@ def detect(tokens: torch.Tensor, vocab_size: int, cfg: WatermarkConfig) -> Detec
     B = batch.shape[0]
     windows = batch.unfold(1, cfg.context + 1, 1)                                # (B, T, context + 1)
     prev, nxt = windows[..., :-1].reshape(B * T, cfg.context), windows[..., -1].reshape(B * T)
-    # a text repeats its contexts (character bigrams, say): build each distinct green list once
+    # for speed only: a text repeats its contexts (character bigrams, say), so each distinct
+    # green list is built once; every occurrence is still scored (and counted) below
     contexts, which = _distinct_rows(prev, vocab_size)                         # (C, context), (B * T,)
     is_green = green_mask(contexts, vocab_size, cfg)[which, nxt].view(B, T)    # (B, T)
     green = is_green.sum(1)                                                      # (B,)
