@@ -251,15 +251,32 @@ def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k
 
 
 def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Tensor,
-                     threshold: float = 0.9) -> dict[str, float]:
-    """Every sample metric at once, as a dict a notebook can print, plot or glue."""
+                     threshold: float = 0.9, n_boot: int = 0, seed: int = 0) -> dict[str, float]:
+    """Every sample metric at once, as a dict a notebook can print, plot or glue.
+
+    With ``n_boot > 0`` each metric also gets a 95% interval, ``<name>_low`` and
+    ``<name>_high`` (Chapter 8a). The confident rate, precision and recall are shares of
+    samples, so theirs are Wilson intervals; precision's and recall's hold the other set's
+    manifold fixed. The FID's is the *basic* bootstrap interval over ``n_boot`` resamplings
+    of both sets, which corrects FID's upward bias at finite N: it is an interval for the
+    large-sample FID and may lie below the estimate itself; it is clipped at 0, FID's least value.
+    """
+    from .evaluation import binomial_ci, bootstrap_ci  # evaluation's helpers need no metrics
+
+    n_boot = check_int(n_boot, "n_boot", low=0, fix="0 for no intervals, 200 or more for 95% intervals")
     p_fake, f_fake = classify(model, samples)
     _, f_real = classify(model, real)
     precision, recall = precision_recall(f_real, f_fake)
-    return {"confident_rate": confident_rate(p_fake, threshold),
-            "class_coverage": class_coverage(p_fake, threshold),
-            "classifier_fid": classifier_fid(f_real, f_fake),
-            "precision": precision, "recall": recall}
+    out = {"confident_rate": confident_rate(p_fake, threshold),
+           "class_coverage": class_coverage(p_fake, threshold),
+           "classifier_fid": classifier_fid(f_real, f_fake),
+           "precision": precision, "recall": recall}
+    if n_boot:
+        for name, n in (("confident_rate", len(f_fake)), ("precision", len(f_fake)), ("recall", len(f_real))):
+            out[f"{name}_low"], out[f"{name}_high"] = binomial_ci(round(out[name] * n), n)
+        low, high = bootstrap_ci(classifier_fid, f_real, f_fake, n_boot=n_boot, seed=seed, method="basic")
+        out["classifier_fid_low"], out["classifier_fid_high"] = max(low, 0.0), max(high, 0.0)
+    return out
 
 
 def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,24 +341,38 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
             "high_quality": good.float().mean().item()}
 
 
+def _interval_keys(row: dict) -> set[str]:
+    """The ``<c>_low``/``<c>_high`` keys of a row that hold the interval of its column ``c``."""
+    return {f"{c}_{end}" for c in row for end in ("low", "high")
+            if f"{c}_low" in row and f"{c}_high" in row}
+
+
 class Table:
     """Rows of numbers that print as aligned text and show as an HTML table in a notebook (and on
-    the book's pages), so that wide tables wrap instead of scrolling sideways."""
+    the book's pages), so that wide tables wrap instead of scrolling sideways. A column ``c``
+    whose row also has ``c_low`` and ``c_high`` shows as ``value [low, high]``."""
 
     def __init__(self, rows: dict[str, dict[str, float]], digits: int = 3):
         self.rows, self.digits = rows, digits
-        self.columns = list(next(iter(rows.values())))
+        first = next(iter(rows.values()))
+        self.columns = [c for c in first if c not in _interval_keys(first)]
 
-    def _cell(self, v: float) -> str:
+    def _number(self, v: float) -> str:
         if isinstance(v, float) and math.isnan(v):
             return "–"  # not applicable to this row
         return f"{v:,.{self.digits}f}" if isinstance(v, float) else f"{v:,}"
 
+    def _cell(self, row: dict, c: str) -> str:
+        text = self._number(row[c])
+        if f"{c}_low" in row and f"{c}_high" in row:
+            text += f" [{self._number(row[c + '_low'])}, {self._number(row[c + '_high'])}]"
+        return text
+
     def __str__(self) -> str:
         name_w = max(len(name) for name in self.rows) + 2
-        widths = [max(len(c), *(len(self._cell(r[c])) for r in self.rows.values())) + 2 for c in self.columns]
+        widths = [max(len(c), *(len(self._cell(r, c)) for r in self.rows.values())) + 2 for c in self.columns]
         lines = [" " * name_w + "".join(f"{c:>{w}s}" for c, w in zip(self.columns, widths))]
-        lines += [f"{name:{name_w}s}" + "".join(f"{self._cell(r[c]):>{w}s}" for c, w in zip(self.columns, widths))
+        lines += [f"{name:{name_w}s}" + "".join(f"{self._cell(r, c):>{w}s}" for c, w in zip(self.columns, widths))
                   for name, r in self.rows.items()]
         return "\n".join(lines)
 
@@ -350,7 +381,7 @@ class Table:
     def _repr_html_(self) -> str:
         esc = html.escape
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
-        body = "".join("<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns)
+        body = "".join("<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{self._cell(r, c)}</td>" for c in self.columns)
                        + "</tr>" for name, r in self.rows.items())
         return (f'<table class="dataframe genai-table"><thead><tr><th></th>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>")
@@ -358,13 +389,17 @@ class Table:
 
 def format_table(rows: dict[str, dict[str, float]]) -> Table:
     """Rows of :func:`evaluate_samples` results (or any numbers), one row per model: a :class:`Table`,
-    which prints as aligned text and displays as an HTML table."""
+    which prints as aligned text and displays as an HTML table. Rows may differ only in which
+    columns carry an interval (``c_low`` and ``c_high`` beside ``c``)."""
     if not isinstance(rows, dict) or not rows:
         fail("rows", "a non-empty dict {row name: {column: value}}", repr(rows)[:80])
-    columns = list(next(iter(rows.values())))
+    first = next(iter(rows.values()))
+    if not isinstance(first, dict):
+        fail("rows", "a dict of dicts {row name: {column: value}}", repr(first)[:80], error=TypeError)
+    columns = [c for c in first if c not in _interval_keys(first)]
     for name, r in rows.items():
-        if list(r) != columns:
-            fail(f"rows[{name!r}]", f"the same columns as the first row {columns}", list(r))
+        if not isinstance(r, dict) or [c for c in r if c not in _interval_keys(r)] != columns:
+            fail(f"rows[{name!r}]", f"the same columns as the first row {columns}", list(r) if isinstance(r, dict) else r)
         bad = [c for c, v in r.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             fail(f"rows[{name!r}]", "numbers in every column", f"{bad[0]}={r[bad[0]]!r}", error=TypeError)

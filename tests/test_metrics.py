@@ -80,6 +80,40 @@ def test_reference_cnn_shapes_and_classify():
     assert set(out) == {"confident_rate", "class_coverage", "classifier_fid", "precision", "recall"}
 
 
+
+def test_evaluate_samples_intervals():
+    # with n_boot each metric gets the interval the docstring names: Wilson for the shares,
+    # the basic bootstrap over both feature sets for the FID
+    from genai_lib import evaluation
+
+    torch.manual_seed(0)
+    model = metrics.ReferenceCNN()
+    fake, real = torch.rand(40, 1, 28, 28), torch.rand(30, 1, 28, 28)
+    out = metrics.evaluate_samples(model, fake, real, n_boot=20, seed=3)
+    p_fake, f_fake = metrics.classify(model, fake)
+    _, f_real = metrics.classify(model, real)
+    for name, n in (("confident_rate", 40), ("precision", 40), ("recall", 30)):
+        k = round(out[name] * n)
+        assert (out[f"{name}_low"], out[f"{name}_high"]) == evaluation.binomial_ci(k, n)
+        assert out[f"{name}_low"] <= out[name] <= out[f"{name}_high"]
+    expected = evaluation.bootstrap_ci(metrics.classifier_fid, f_real, f_fake, n_boot=20, seed=3, method="basic")
+    assert (out["classifier_fid_low"], out["classifier_fid_high"]) == pytest.approx([max(e, 0.0) for e in expected])
+    assert 0 <= out["classifier_fid_low"] < out["classifier_fid_high"]
+    # without n_boot, no interval keys
+    assert "classifier_fid_low" not in metrics.evaluate_samples(model, fake, real)
+
+
+def test_format_table_shows_intervals():
+    # c_low and c_high beside c show as "c [low, high]"; a row without them shows c alone
+    table = metrics.format_table({"model": {"fid": 9.5, "fid_low": 8.25, "fid_high": 11.0, "p_low": 0.1},
+                                  "real": {"fid": 2.0, "p_low": 0.2}})
+    assert table.columns == ["fid", "p_low"]  # p_low has no p beside it: an ordinary column
+    text = str(table)
+    assert "9.500 [8.250, 11.000]" in text and "fid_low" not in text
+    assert "<td>2.000</td>" in table._repr_html_()
+    with pytest.raises(ValueError, match="same columns"):
+        metrics.format_table({"a": {"x": 1.0, "x_low": 0.5, "x_high": 2.0}, "b": {"y": 1.0}})
+
 def test_accuracy():
     class Oracle(torch.nn.Module):
         def forward(self, x):
