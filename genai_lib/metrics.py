@@ -254,16 +254,23 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
                      threshold: float = 0.9, n_boot: int = 0, seed: int = 0) -> dict[str, float]:
     """Every sample metric at once, as a dict a notebook can print, plot or glue.
 
-    With ``n_boot > 0`` each metric also gets a 95% interval, ``<name>_low`` and
-    ``<name>_high`` (Chapter 8a). The confident rate, precision and recall are shares of
-    samples, so theirs are Wilson intervals; precision's and recall's hold the other set's
-    manifold fixed. The FID's is the *basic* bootstrap interval over ``n_boot`` resamplings
-    of both sets, which corrects FID's upward bias at finite N: it is an interval for the
-    large-sample FID and may lie below the estimate itself; it is clipped at 0, FID's least value.
+    With ``n_boot > 0`` the confident rate, classifier-FID, precision and recall also get a 95%
+    interval, ``<name>_low`` and ``<name>_high`` (Chapter 8a). The confident rate is a share of
+    the samples: a Wilson interval. The FID's is the *basic* bootstrap interval over ``n_boot``
+    resamplings of both sets, which corrects FID's upward bias at finite N: it is an interval for
+    the large-sample FID, often lies below the estimate itself, and is clipped at 0, FID's least
+    value. Precision and recall get Wilson intervals that hold the other set's manifold fixed.
+    These three need both sets well above the feature dimension F: with fewer than ``2 F``
+    samples in either set the covariances are too rank-deficient for the bootstrap (a resample
+    holds only about 0.63 N distinct points) and the fixed manifold's own variation is no longer
+    small, so they get no interval. 200 resamplings put about 5% of the FID interval's width in
+    Monte Carlo noise; use 1000 for a final report.
     """
     from .evaluation import binomial_ci, bootstrap_ci  # evaluation's helpers need no metrics
 
     n_boot = check_int(n_boot, "n_boot", low=0, fix="0 for no intervals, 200 or more for 95% intervals")
+    if 0 < n_boot < 10:
+        fail("n_boot", "0 (no intervals) or at least 10 resamplings", n_boot, "Use 200 or more for 95% intervals")
     p_fake, f_fake = classify(model, samples)
     _, f_real = classify(model, real)
     precision, recall = precision_recall(f_real, f_fake)
@@ -272,10 +279,13 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
            "classifier_fid": classifier_fid(f_real, f_fake),
            "precision": precision, "recall": recall}
     if n_boot:
-        for name, n in (("confident_rate", len(f_fake)), ("precision", len(f_fake)), ("recall", len(f_real))):
-            out[f"{name}_low"], out[f"{name}_high"] = binomial_ci(round(out[name] * n), n)
-        low, high = bootstrap_ci(classifier_fid, f_real, f_fake, n_boot=n_boot, seed=seed, method="basic")
-        out["classifier_fid_low"], out["classifier_fid_high"] = max(low, 0.0), max(high, 0.0)
+        n = len(f_fake)
+        out["confident_rate_low"], out["confident_rate_high"] = binomial_ci(round(out["confident_rate"] * n), n)
+        if min(len(f_real), len(f_fake)) >= 2 * f_real.shape[1]:
+            for name, n in (("precision", len(f_fake)), ("recall", len(f_real))):
+                out[f"{name}_low"], out[f"{name}_high"] = binomial_ci(round(out[name] * n), n)
+            low, high = bootstrap_ci(classifier_fid, f_real, f_fake, n_boot=n_boot, seed=seed, method="basic")
+            out["classifier_fid_low"], out["classifier_fid_high"] = max(low, 0.0), max(high, 0.0)
     return out
 
 

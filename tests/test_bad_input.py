@@ -588,6 +588,8 @@ ROWS = [
      "(x + 1) / 2"),
     ("evaluate_samples n_boot", lambda: metrics.evaluate_samples(metrics.ReferenceCNN(), IMG, IMG, n_boot=-1), ValueError,
      "n_boot must be"),
+    ("evaluate_samples n_boot=5", lambda: metrics.evaluate_samples(metrics.ReferenceCNN(), IMG, IMG, n_boot=5), ValueError,
+     "n_boot must be 0 (no intervals) or at least 10 resamplings"),
     ("mode_coverage empty", lambda: metrics.mode_coverage(torch.zeros(0, 2), torch.zeros(8, 2), 0.1), ValueError,
      "An empty set would cover no mode"),
     ("mode_coverage NaN", lambda: metrics.mode_coverage(torch.full((5, 2), float("nan")), torch.zeros(8, 2), 0.1),
