@@ -283,11 +283,12 @@ def evaluate_samples(model: ReferenceCNN, samples: torch.Tensor, real: torch.Ten
            "classifier_fid": classifier_fid(f_real, f_fake),
            "precision": precision, "recall": recall}
     if n_boot:
-        n = len(f_fake)
-        out["confident_rate_low"], out["confident_rate_high"] = binomial_ci(round(out["confident_rate"] * n), n)
-        if min(len(f_real), len(f_fake)) >= 2 * f_real.shape[1]:
-            for name, n in (("precision", len(f_fake)), ("recall", len(f_real))):
-                out[f"{name}_low"], out[f"{name}_high"] = binomial_ci(round(out[name] * n), n)
+        enough = min(len(f_real), len(f_fake)) >= 2 * f_real.shape[1]
+        shares = [("confident_rate", len(f_fake))] + ([("precision", len(f_fake)), ("recall", len(f_real))]
+                                                       if enough else [])
+        for name, n in shares:
+            out[f"{name}_low"], out[f"{name}_high"] = binomial_ci(round(out[name] * n), n)
+        if enough:
             low, high = bootstrap_ci(classifier_fid, f_real, f_fake, n_boot=n_boot, seed=seed, method="basic")
             out["classifier_fid_low"], out["classifier_fid_high"] = max(low, 0.0), max(high, 0.0)
     return out
@@ -355,10 +356,10 @@ def mode_coverage(samples: torch.Tensor, centres: torch.Tensor, std: float, sigm
             "high_quality": good.float().mean().item()}
 
 
-def _interval_keys(row: dict) -> set[str]:
-    """The ``<c>_low``/``<c>_high`` keys of a row that hold the interval of its column ``c``."""
-    return {f"{c}_{end}" for c in row for end in ("low", "high")
-            if f"{c}_low" in row and f"{c}_high" in row}
+def _columns(row: dict) -> list[str]:
+    """A row's columns, without the ``<c>_low``/``<c>_high`` keys that hold column ``c``'s interval."""
+    interval = {f"{c}_{end}" for c in row for end in ("low", "high") if f"{c}_low" in row and f"{c}_high" in row}
+    return [c for c in row if c not in interval]
 
 
 class Table:
@@ -368,8 +369,7 @@ class Table:
 
     def __init__(self, rows: dict[str, dict[str, float]], digits: int = 3):
         self.rows, self.digits = rows, digits
-        first = next(iter(rows.values()))
-        self.columns = [c for c in first if c not in _interval_keys(first)]
+        self.columns = _columns(next(iter(rows.values())))
 
     def _number(self, v: float) -> str:
         if isinstance(v, float) and math.isnan(v):
@@ -410,9 +410,9 @@ def format_table(rows: dict[str, dict[str, float]]) -> Table:
     first = next(iter(rows.values()))
     if not isinstance(first, dict):
         fail("rows", "a dict of dicts {row name: {column: value}}", repr(first)[:80], error=TypeError)
-    columns = [c for c in first if c not in _interval_keys(first)]
+    columns = _columns(first)
     for name, r in rows.items():
-        if not isinstance(r, dict) or [c for c in r if c not in _interval_keys(r)] != columns:
+        if not isinstance(r, dict) or _columns(r) != columns:
             fail(f"rows[{name!r}]", f"the same columns as the first row {columns}", list(r) if isinstance(r, dict) else r)
         bad = [c for c, v in r.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:

@@ -597,6 +597,7 @@ ROWS = [
     ("mode_coverage std", lambda: metrics.mode_coverage(torch.zeros(5, 2), torch.zeros(8, 2), 0.0), ValueError, "std"),
     ("format_table empty", lambda: metrics.format_table({}), ValueError, "rows must be a non-empty dict"),
     ("format_table text", lambda: metrics.format_table({"a": {"x": "1.0"}}), TypeError, "numbers in every column"),
+    ("format_table rows not dicts", lambda: metrics.format_table({"a": [1.0]}), TypeError, "a dict of dicts"),
     ("format_table columns", lambda: metrics.format_table({"a": {"x": 1.0}, "b": {"y": 2.0}}), ValueError,
      "the same columns"),
     # --- curation (Chapter 6's data transformations)
